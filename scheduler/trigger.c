@@ -598,6 +598,16 @@ size_t tock_trigger_format(const struct tock_trigger *t, char *buf,
     return o.len;
 }
 
+size_t tock_trigger_format_time(const struct tock_trigger *t, int64_t ms,
+                                char *buf, size_t cap)
+{
+    if (t->kind == TOCK_TRIGGER_DATE && t->tz == NULL) {
+        format_fixed(ms, t->u.date.offset, buf, cap);
+        return strlen(buf);
+    }
+    return tock_time_format(ms, t->tz, buf, cap);
+}
+
 /* ------------------------------------------------------------- accessors */
 
 enum tock_trigger_kind tock_trigger_kind(const struct tock_trigger *t)

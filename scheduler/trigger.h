@@ -99,6 +99,13 @@ enum tock_trigger_kind tock_trigger_kind(const struct tock_trigger *t);
  * while `t` lives. */
 const struct tock_tz *tock_trigger_zone(const struct tock_trigger *t);
 
+/* tock_trigger_format_time writes instant `ms` as RFC 3339 the way this
+ * trigger shows its times: in its zone's offset (cron, calendar, a date
+ * with a zone), in the offset a date was written with, else in UTC ('Z').
+ * Returns the length, like tock_time_format (cap >= 40). */
+size_t tock_trigger_format_time(const struct tock_trigger *t, int64_t ms,
+                                char *buf, size_t cap);
+
 /* tock_trigger_interval reports whether `t` is an interval trigger and
  * then gives its period and anchor (either pointer may be NULL). */
 bool tock_trigger_interval(const struct tock_trigger *t, int64_t *period_ms,
