@@ -179,7 +179,10 @@ static void test_text_errors(void **state)
     check_error("cron:0 3 * * *@Mars/Olympus", TOCK_ENOENT, "Mars/Olympus");
     check_error("cron:0 3 * * *@", TOCK_EINVAL, "time zone after '@' is empty");
     check_error("cron:0 3 * * *@../../etc/passwd", TOCK_EINVAL, "");
-    check_error("cron:0 3 * * *@europe/berlin", TOCK_ENOENT, "");
+    check_error("cron:0 3 * * *@europe/berlin", TOCK_ENOENT,
+                "did you mean 'Europe/Berlin'");
+    check_error("cron:0 3 * * *@UTC+3", TOCK_EINVAL, "POSIX TZ string");
+    check_error("cron:0 3 * * *@Local", TOCK_EINVAL, "not a zone");
     check_error("cron:", TOCK_EINVAL, "cron expression is empty");
     check_error("interval:0s", TOCK_ERANGE, "out of range");
     check_error("interval:0ms", TOCK_ERANGE, "out of range");
