@@ -407,9 +407,8 @@ int tock_sqlite_task_touch(struct tock_store *s, const char *consumer,
                            const int64_t *ids, const int32_t *deliveries,
                            size_t n, int64_t lease_ms, bool *ok,
                            struct tock_error *err);
-int tock_sqlite_task_report(struct tock_store *s, int64_t task_id,
-                            const char *consumer, int32_t deliveries,
-                            const struct tock_result *result,
+int tock_sqlite_task_report(struct tock_store *s, const char *consumer,
+                            const struct tock_report *reports, size_t n,
                             enum tock_report_status *status,
                             struct tock_error *err);
 int tock_sqlite_task_reclaim(struct tock_store *s, size_t limit,

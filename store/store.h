@@ -351,6 +351,23 @@ int tock_store_task_report(struct tock_store *s, int64_t task_id,
                            enum tock_report_status *status,
                            struct tock_error *err);
 
+/* tock_report: one report of a batch. */
+struct tock_report {
+    int64_t task_id;
+    int32_t deliveries;
+    const struct tock_result *result;
+};
+
+/* tock_store_task_report_many records up to TOCK_CLAIM_MAX reports of
+ * `consumer` in one atomic step (SQLite: one transaction, so one fsync for
+ * the batch instead of one per result), each with the semantics of
+ * tock_store_task_report and its own status[i]. Returns an error only when
+ * an argument is bad or the store itself failed; then none was applied. */
+int tock_store_task_report_many(struct tock_store *s, const char *consumer,
+                                const struct tock_report *reports, size_t n,
+                                enum tock_report_status *status,
+                                struct tock_error *err);
+
 /* tock_store_task_reclaim returns tasks whose lease expired (their worker
  * died or went silent) to the ready queue, or records them dead past
  * max_deliveries; also repairs `running` counters from the live tasks.
@@ -443,11 +460,10 @@ struct tock_store_ops {
     int (*task_touch)(struct tock_store *s, const char *consumer,
                       const int64_t *ids, const int32_t *deliveries, size_t n,
                       int64_t lease_ms, bool *ok, struct tock_error *err);
-    int (*task_report)(struct tock_store *s, int64_t task_id,
-                       const char *consumer, int32_t deliveries,
-                       const struct tock_result *result,
+    int (*task_report)(struct tock_store *s, const char *consumer,
+                       const struct tock_report *reports, size_t n,
                        enum tock_report_status *status,
-                       struct tock_error *err);
+                       struct tock_error *err); /* both report wrappers */
     int (*task_reclaim)(struct tock_store *s, size_t limit,
                         size_t *n_redelivered, size_t *n_dead,
                         struct tock_error *err);
