@@ -667,11 +667,15 @@ int tock_sqlite_task_reclaim(struct tock_store *s, size_t limit,
                              struct tock_error *err)
 {
     struct tock_sqlite *b = s->backend;
-    struct task_row *rows = tock_calloc(limit, sizeof *rows);
+    struct task_row *rows;
     sqlite3_stmt *st;
     size_t got = 0;
-    int rc = rows ? 0 : tock_error_set(err, TOCK_ENOMEM, "out of memory");
+    int rc;
 
+    if (limit > TOCK_CLAIM_MAX)
+        limit = TOCK_CLAIM_MAX;
+    rows = tock_calloc(limit, sizeof *rows);
+    rc = rows ? 0 : tock_error_set(err, TOCK_ENOMEM, "out of memory");
     if (rc == 0 && (rc = tock_sqlite_begin(b, err)) == 0) {
         rc = read_expired(b, limit, rows, &got, err);
         for (size_t i = 0; rc == 0 && i < got; i++) {
