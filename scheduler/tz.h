@@ -31,6 +31,11 @@
  * load elsewhere with tock_tz_load_from. */
 #define TOCK_TZ_DIR "/usr/share/zoneinfo"
 
+/* Instants beyond +-TOCK_TZ_T_LIMIT seconds (about +-557,000 years) are
+ * clamped to it by every function here, so no int64 input can overflow the
+ * civil-time arithmetic. tock itself only uses 1970..9999. */
+#define TOCK_TZ_T_LIMIT (1LL << 44)
+
 struct tock_tz;
 
 /* tock_civil: a broken-down civil (wall-clock) time. */
@@ -97,11 +102,12 @@ bool tock_tz_next_transition(const struct tock_tz *tz, int64_t after,
 
 /* tock_days_from_civil returns days since 1970-01-01 of a proleptic
  * Gregorian date (any int year); tock_civil_from_days is its inverse (sets
- * year, month, day, wday of *out; leaves the time fields alone). */
+ * year, month, day, wday of *out; leaves the time fields alone; days beyond
+ * the span of TOCK_TZ_T_LIMIT are clamped so the year fits an int). */
 int64_t tock_days_from_civil(int year, int month, int day);
 void tock_civil_from_days(int64_t days, struct tock_civil *out);
 
-/* tock_days_in_month returns 28..31. */
+/* tock_days_in_month returns 28..31 (0 for a month outside 1..12). */
 int tock_days_in_month(int year, int month);
 
 /* tock_civil_to_utc treats `c` as UTC and returns seconds since the epoch. */
