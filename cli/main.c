@@ -22,6 +22,7 @@ static const struct tock_cli_command commands[] = {
     {"run", tock_cmd_run, "fire a job once now"},
     {"runs", tock_cmd_runs, "show the run history"},
     {"events", tock_cmd_events, "show (and follow) the event history"},
+    {"next", tock_cmd_next, "print the next times a trigger fires"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},
     {NULL, NULL, NULL},

@@ -38,6 +38,13 @@ static inline int64_t tock_tz__floor_div(int64_t a, int64_t b)
     return a / b - (a % b != 0 && (a < 0) != (b < 0));
 }
 
+/* tock_tz__weekday returns the weekday (0 = Sunday) of a day since the
+ * epoch; 1970-01-01 was a Thursday. */
+static inline int tock_tz__weekday(int64_t days)
+{
+    return (int)(((days % 7) + 11) % 7);
+}
+
 /* tock_tz__clamp limits t to +-TOCK_TZ_T_LIMIT (see tz.h). */
 static inline int64_t tock_tz__clamp(int64_t t)
 {

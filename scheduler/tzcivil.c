@@ -23,10 +23,11 @@
 
 int64_t tock_days_from_civil(int year, int month, int day)
 {
-    int64_t y = (int64_t)year - (month <= 2);
+    int64_t m = month; /* 64-bit: no int overflow whatever the fields */
+    int64_t y = (int64_t)year - (m <= 2);
     int64_t era = tock_tz__floor_div(y, 400);
     int64_t yoe = y - era * 400;                                   /* 0..399 */
-    int64_t doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + (int64_t)day - 1;
     int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;          /* 0..146096 */
 
     return era * 146097 + doe - 719468;
@@ -49,7 +50,7 @@ void tock_civil_from_days(int64_t days, struct tock_civil *out)
     out->day = (int)(doy - (153 * mp + 2) / 5 + 1);
     out->month = (int)(mp < 10 ? mp + 3 : mp - 9);
     out->year = (int)(yoe + era * 400 + (out->month <= 2));
-    out->wday = (int)(((days % 7) + 11) % 7); /* 1970-01-01 was a Thursday */
+    out->wday = tock_tz__weekday(days);
 }
 
 int tock_days_in_month(int year, int month)

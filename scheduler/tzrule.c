@@ -218,7 +218,7 @@ static int64_t date_days(const struct tock_tzrule_date *d, int year)
     }
     first = tock_days_from_civil(year, d->month, 1);
     dim = tock_days_in_month(year, d->month);
-    wfirst = (int)(((first % 7) + 11) % 7); /* 1970-01-01 was a Thursday */
+    wfirst = tock_tz__weekday(first);
     off = (d->wday - wfirst + 7) % 7 + 7 * (d->week - 1);
     if (off >= dim) /* week 5 means "last": step back into the month */
         off -= 7;
@@ -253,7 +253,7 @@ static bool tr_before(const struct rule_tr *a, const struct rule_tr *b)
 
 int32_t tock_tzrule_offset(const struct tock_tzrule *r, int64_t t)
 {
-    struct rule_tr tr[2], best = {INT64_MIN, 0, 0};
+    struct rule_tr tr[2], best = {INT64_MIN, r->std_off, 0};
     int y;
 
     if (!r->has_dst)
@@ -262,7 +262,6 @@ int32_t tock_tzrule_offset(const struct tock_tzrule *r, int64_t t)
     y = local_year(r, t);
     /* Year y-2's transitions lie at most ~8 days into year y-1 (167 h of
      * rule time plus an offset), so at least one entry is <= t. */
-    best.off = r->std_off;
     for (int yy = y - 2; yy <= y + 1; yy++) {
         year_transitions(r, yy, tr);
         for (int i = 0; i < 2; i++)
