@@ -204,7 +204,7 @@ static void show_args(const struct tock_job *j)
 
 static void show_definition(const struct tock_job *j)
 {
-    char buf[256];
+    char buf[128], backoff[48];
 
     kv("id:", j->id);
     kv("name:", j->name);
@@ -220,8 +220,9 @@ static void show_definition(const struct tock_job *j)
     kv_int("max instances:", j->max_instances);
     kv_duration("jitter:", j->jitter_ms, NULL);
     kv_duration("timeout:", j->timeout_ms, "none");
-    tock_format_duration_ms(j->retry_backoff_ms, buf + 128, 64);
-    snprintf(buf, 128, "%d (backoff %s, doubling)", j->retries, buf + 128);
+    tock_format_duration_ms(j->retry_backoff_ms, backoff, sizeof backoff);
+    snprintf(buf, sizeof buf, "%d (backoff %s, doubling)", j->retries,
+             backoff);
     kv("retries:", buf);
     kv_int("max deliveries:", j->max_deliveries);
     kv_time("start:", j->start_ms);

@@ -241,9 +241,12 @@ static int set_int_field(struct tock_jobspec *spec, const struct field *f,
 
 /* ---------------------------------------------------------------- args */
 
+/* format_size writes n bytes for people: "2.0 MiB", "1 MiB", "12.5 KiB". */
 static void format_size(size_t n, char *buf, size_t cap)
 {
-    if (n >= 1024 * 1024)
+    if (n >= 1024 * 1024 && n % (1024 * 1024) == 0)
+        snprintf(buf, cap, "%zu MiB", n >> 20);
+    else if (n >= 1024 * 1024)
         snprintf(buf, cap, "%.1f MiB", (double)n / (1024.0 * 1024.0));
     else if (n >= 1024)
         snprintf(buf, cap, "%.1f KiB", (double)n / 1024.0);
