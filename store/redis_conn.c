@@ -175,6 +175,57 @@ static int noperm(struct tock_redis *b, const char *text, const char *what,
                           user_of(b), b->prefix, b->prefix);
 }
 
+/* script_command names the command at line `line` of the library (or
+ * just above it, where an argument table is built): the command an ACL
+ * refused inside a function, which Redis 7.0 reports only as
+ * "... can't run this command ... @user_function:<line>". */
+static bool script_command(long line, char *cmd, size_t cap)
+{
+    const char *p = tock_redis_lua, *ring[8] = {NULL};
+    long n = 1;
+
+    /* ring[n & 7] is the start of line n, for the 8 lines up to `line`. */
+    ring[1] = p;
+    for (; *p != '\0' && n < line; p++)
+        if (*p == '\n')
+            ring[++n & 7] = p + 1;
+    for (long i = n; i > n - 8 && i >= 1; i--) {
+        const char *q = ring[i & 7], *eol = q ? strchr(q, '\n') : NULL;
+        for (; q != NULL && *q != '\0' && (eol == NULL || q < eol); q++) {
+            size_t len = 0;
+            if (*q != '\'')
+                continue;
+            while (q[1 + len] >= 'A' && q[1 + len] <= 'Z')
+                len++;
+            if (len >= 3 && q[1 + len] == '\'' && len < cap) {
+                memcpy(cmd, q + 1, len);
+                cmd[len] = '\0';
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* script_noperm explains an ACL refusal inside a function. */
+static int script_noperm(struct tock_redis *b, const char *text,
+                         const char *what, struct tock_error *err)
+{
+    const char *at = strstr(text, "@user_function:");
+    char cmd[32], acl[32];
+
+    if (strstr(text, "can't access") != NULL || at == NULL ||
+        !script_command(atol(at + 15), cmd, sizeof cmd))
+        return noperm(b, "NOPERM keys", what, err);
+    for (size_t i = 0; i < sizeof acl; i++)
+        acl[i] = (char)(cmd[i] >= 'A' && cmd[i] <= 'Z' ? cmd[i] + 32 : cmd[i]);
+    return tock_error_set(err, TOCK_EAUTH,
+                          "Redis user '%s' may not run %s on %s* inside the "
+                          "tock functions (NOPERM, during %s); grant it: ACL "
+                          "SETUSER %s +%s ~%s*", user_of(b), cmd, b->prefix,
+                          what, user_of(b), acl, b->prefix);
+}
+
 static bool starts(const char *text, const char *word)
 {
     size_t n = strlen(word);
@@ -222,6 +273,8 @@ int tock_redis_reply_error(struct tock_redis *b, const char *text, size_t len,
                               "or redis://USER:PASSWORD@host", at);
     if (starts(text, "NOPERM"))
         return noperm(b, text, what, err);
+    if (strstr(text, "The user executing the script can't") != NULL)
+        return script_noperm(b, text, what, err);
     if (starts(text, "DENIED"))
         return tock_error_set(err, TOCK_EAUTH,
                               "Redis at %s refused the connection (DENIED: "
@@ -432,8 +485,20 @@ static int open_ctx(struct tock_redis *b, redisContext **out,
     return 0;
 }
 
+/* stale_conn: an idle connection must have nothing to read. If it does,
+ * the server closed it (a restart, CLIENT KILL, a timeout) or sent
+ * something unasked: either way it cannot carry the next command. */
+static bool stale_conn(const redisContext *c)
+{
+    struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+
+    return poll(&pfd, 1, 0) != 0;
+}
+
 int tock_redis_connect(struct tock_redis *b, struct tock_error *err)
 {
+    if (b->c != NULL && stale_conn(b->c))
+        tock_redis_drop(b);
     if (b->c != NULL)
         return 0;
     return open_ctx(b, &b->c, err);
