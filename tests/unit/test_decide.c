@@ -629,7 +629,8 @@ static void test_agrees_with_misfire_plan(void **state)
             got.watermark = plan.watermark_ms;
         if (got.missed != plan.missed_count ||
             got.coalesced != plan.coalesced_count ||
-            got.fire != plan.fire || (got.fire && got.fire_ms != plan.fire_ms) ||
+            got.fire != plan.fire ||
+            (got.fire && got.fire_ms != plan.fire_ms) ||
             got.watermark != plan.watermark_ms ||
             got.next_ms != (plan.has_next ? plan.next_ms : -1))
             fail_msg("%s w=%" PRId64 " now=%" PRId64 " grace=%" PRId64
