@@ -380,18 +380,18 @@ static int hold(const struct tock_job *job, const struct tock_decide_opts *o,
         at = tock_trigger_jitter(d->sched_ms, d->next_ms, job->jitter_ms,
                                  o->random);
     d->fire_at_ms = at > o->now_ms ? at : o->now_ms;
+    if (d->fire_at_ms - o->now_ms > max) {
+        if (d->sched_ms - o->now_ms > max)
+            return tock_error_set(err, TOCK_ENOTIME,
+                                  "job '%.128s': its next occurrence %" PRId64
+                                  " is %" PRId64 " ms away although the "
+                                  "store claimed it as due (next_fire_ms at "
+                                  "or before the watermark)", job->id,
+                                  d->sched_ms, d->sched_ms - o->now_ms);
+        d->fire_at_ms = o->now_ms + max; /* still >= sched_ms */
+    }
     d->action = d->fire_at_ms > o->now_ms ? TOCK_DECIDE_HOLD
                                           : TOCK_DECIDE_COMMIT;
-    if (d->fire_at_ms - o->now_ms <= max)
-        return 0;
-    if (d->sched_ms - o->now_ms > max)
-        return tock_error_set(err, TOCK_ENOTIME,
-                              "job '%.128s': its next occurrence %" PRId64
-                              " is %" PRId64 " ms away although the store "
-                              "claimed it as due (next_fire_ms at or before "
-                              "the watermark)", job->id, d->sched_ms,
-                              d->sched_ms - o->now_ms);
-    d->fire_at_ms = o->now_ms + max;
     return 0;
 }
 

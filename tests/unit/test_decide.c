@@ -384,6 +384,12 @@ static void test_jitter(void **state)
     assert_int_equal(d.action, TOCK_DECIDE_HOLD);
     assert_int_equal(d.fire_at_ms, t + 100);
     tock_decided_clear(&d);
+    /* No hold allowed at all: it goes now (found by fuzz_decide). */
+    o.max_hold_ms = 0;
+    tock_decide(NULL, &c, &o, &d);
+    assert_int_equal(d.action, TOCK_DECIDE_COMMIT);
+    assert_int_equal(d.fire_at_ms, t);
+    tock_decided_clear(&d);
     /* Already later than the jittered time: fires at once. */
     o.now_ms = t + 2500;
     tock_decide(NULL, &c, &o, &d);
