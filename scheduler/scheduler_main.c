@@ -49,11 +49,11 @@ static void usage(const struct tock_flag *flags, FILE *out)
 {
     fprintf(out,
             "usage: " PROG " --store URL [flags]\n\n" PROG
-            " is a scheduler node: it fires every due occurrence of every "
-            "job in the\nstore exactly once, together with any other nodes "
-            "on the same store. On\nSQLite the fired tasks wait in the "
-            "store's queue for tock-worker.\nSIGTERM or SIGINT: release "
-            "what it holds and exit 0.\n\nflags:\n");
+            " is a scheduler node: it fires every due occurrence of\n"
+            "every job in the store exactly once, together with any other "
+            "nodes on\nthe same store. On SQLite the fired tasks wait in "
+            "the store's queue for\ntock-worker. SIGTERM or SIGINT: "
+            "release what it holds and exit 0.\n\nflags:\n");
     tock_flags_usage(flags, out);
 }
 
@@ -134,9 +134,10 @@ static int run(const struct options *o, struct tock_log *log)
     uv_loop_t uv;
     int rc;
 
-    if (tock_store_open(o->store, log, &store, &err) != 0) {
+    rc = tock_store_open(o->store, log, &store, &err);
+    if (rc != 0) {
         fprintf(stderr, PROG ": %s\n", err.msg);
-        return 1;
+        return rc == TOCK_EINVAL ? 2 : 1; /* a bad URL is bad input */
     }
     cfg.node_id = o->node_id;
     cfg.lease_ms = o->lease_ms != UNSET ? o->lease_ms : 0;
@@ -228,7 +229,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if ((o.log_level && tock_log_level_parse(o.log_level, &level, &err) != 0) ||
-        (o.log_format && tock_log_format_parse(o.log_format, &format, &err) != 0)) {
+        (o.log_format &&
+         tock_log_format_parse(o.log_format, &format, &err) != 0)) {
         fprintf(stderr, PROG ": %s\n", err.msg);
         return 2;
     }
