@@ -478,7 +478,12 @@ static int spawn(struct run *r, const struct tock_handler *h,
         close(outp[1]);
         return tock_error_set(err, TOCK_EIO, "pipe: %s", strerror(errno));
     }
-    r->pid = fork();
+    /* _Fork, not fork: no pthread_atfork handlers run in the child. They
+     * are not ours to trust with our descriptors (libuv's recreates its
+     * signal-lock pipe in the child, closing whatever now holds its old
+     * numbers, such as our output pipe), and the child calls only
+     * async-signal-safe functions before execve. */
+    r->pid = _Fork();
     if (r->pid == 0)
         child_exec(h, argv->v, env->v, outp[1], repp[1], parent);
     close(outp[1]);

@@ -5,12 +5,13 @@
  *   1. Build argv (the handler's, plus the job's args when args_as_argv)
  *      and an environment that starts EMPTY (see below). Nothing of the
  *      worker's own environment reaches the command.
- *   2. fork(); in the child: own process group (setpgid), PR_SET_PDEATHSIG
- *      SIGKILL (if this process dies, the command dies), umask 077, every
- *      signal back to its default and unblocked, stdin /dev/null, stdout
- *      and stderr into one pipe, chdir(cwd), every other descriptor closed
- *      (close_range), execve(path). A failure before or in execve is sent
- *      back over a close-on-exec pipe and becomes an `error` result.
+ *   2. _Fork() (fork without atfork handlers); in the child: its own
+ *      process group (setpgid), PR_SET_PDEATHSIG SIGKILL (if this process
+ *      dies, the command dies), umask 077, every signal back to its default
+ *      and unblocked, stdin /dev/null, stdout and stderr into one pipe,
+ *      chdir(cwd), every other descriptor closed (close_range),
+ *      execve(path). A failure before or in execve is sent back over a
+ *      close-on-exec pipe and becomes an `error` result.
  *   3. Supervise with poll() on the output pipe, a pidfd of the command
  *      and the caller's control descriptors. Output is always drained, so
  *      the command never blocks on a full pipe; only the first and the last
