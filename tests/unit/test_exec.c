@@ -147,14 +147,20 @@ static void assert_group_gone(struct fx *fx)
     fail_msg("process group %d is still alive", fx->pgid);
 }
 
-/* write_later forks a helper that writes `bytes` to fd after `ms`. */
-static void write_later(int fd, const char *bytes, int ms)
+/* write_when_ready forks a helper that writes `bytes` to fd once the file
+ * <dir>/ready exists (the handler creates it after setting its trap), so
+ * the test does not race the shell on a loaded machine. */
+static void write_when_ready(struct fx *fx, int fd, const char *bytes)
 {
-    pid_t pid = fork();
+    char path[600];
+    pid_t pid;
 
+    snprintf(path, sizeof path, "%s/ready", fx->dir);
+    pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        usleep((useconds_t)ms * 1000);
+        for (int i = 0; i < 500 && access(path, F_OK) != 0; i++)
+            usleep(10000);
         _exit(write(fd, bytes, strlen(bytes)) < 0);
     }
 }
@@ -207,16 +213,17 @@ static void test_timeout_ignoring_term(void **state)
         "\"-c\", \"trap '' TERM; echo waiting; sleep 30\"]}");
     int64_t t0 = now_ms(), took;
 
-    fx->task.timeout_ms = 300;
+    /* 1 s: on a loaded machine the shell must have set its trap by then */
+    fx->task.timeout_ms = 1000;
     run(fx, h);
     took = now_ms() - t0;
     assert_int_equal(fx->res.status, TOCK_STATUS_TIMEOUT);
-    assert_string_equal(fx->res.error, "timed out after 300ms: sent SIGTERM "
-                                       "to its process group, then SIGKILL "
+    assert_string_equal(fx->res.error, "timed out after 1s: sent SIGTERM to "
+                                       "its process group, then SIGKILL "
                                        "after 300ms");
     assert_output(fx, "waiting\n");
     /* timeout + grace + a little; never the 30 s of sleep. */
-    assert_true(took >= 550 && took < 2000);
+    assert_true(took >= 1250 && took < 3000);
     assert_group_gone(fx);
 }
 
@@ -458,20 +465,23 @@ static void test_start_failures(void **state)
 static void test_cancel(void **state)
 {
     struct fx *fx = *state;
-    const struct tock_handler *h = handler(fx, "{\"argv\": [\"/bin/sh\", "
-        "\"-c\", \"trap '' TERM; sleep 30\"]}");
+    char def[1024];
+    const struct tock_handler *h;
     int64_t t0 = now_ms();
 
+    snprintf(def, sizeof def, "{\"argv\": [\"/bin/sh\", \"-c\", \"trap '' "
+             "TERM; : > ready; sleep 30\"], \"cwd\": \"%s\"}", fx->dir);
+    h = handler(fx, def);
     fx->opts.control_fd = fx->ctl[0];
     fx->opts.on_control = on_control;
-    write_later(fx->ctl[1], "nc", 200); /* once the trap is set */
+    write_when_ready(fx, fx->ctl[1], "nc");
     run(fx, h);
     assert_int_equal(fx->controls, 2);
     assert_int_equal(fx->res.status, TOCK_STATUS_CANCELLED);
     assert_string_equal(fx->res.error, "cancelled: sent SIGTERM to its "
                                        "process group, then SIGKILL after "
                                        "300ms");
-    assert_true(now_ms() - t0 < 1500);
+    assert_true(now_ms() - t0 < 2000);
     assert_group_gone(fx);
 }
 

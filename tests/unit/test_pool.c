@@ -616,28 +616,34 @@ static void test_fork_failure_backoff(void **state)
 
 /* ------------------------------------------------------ cancel, signals */
 
-static int64_t t_started;
+/* ready: the handler has written <dir>/ready (after setting its trap). */
+static bool ready(struct fx *fx)
+{
+    char path[600];
+
+    snprintf(path, sizeof path, "%s/ready", fx->dir);
+    return access(path, F_OK) == 0;
+}
 
 static void cancel_tick(struct fx *fx)
 {
-    if (fx->step == 0 && started(fx, 0)) {
-        t_started = now_ms();
-        fx->step = 1;
-    } else if (fx->step == 1 && now_ms() - t_started >= 150) {
-        /* by now the handler has set its trap */
+    if (fx->step == 0 && started(fx, 0) && ready(fx)) {
         assert_int_equal(tock_pool_cancel(fx->pool, 0), 0);
         assert_int_equal(tock_pool_cancel(fx->pool, 0), 0);
         assert_int_equal(tock_pool_cancel(fx->pool, 99), TOCK_ENOENT);
-        fx->step = 2;
+        fx->step = 1;
     }
 }
 
 static void test_cancel(void **state)
 {
     struct fx *fx = *state;
+    char def[1024];
 
-    handler(fx, "stubborn", "{\"argv\": [\"/bin/sh\", \"-c\", \"trap '' TERM; "
-                            "echo started; sleep 30\"]}");
+    snprintf(def, sizeof def, "{\"argv\": [\"/bin/sh\", \"-c\", \"trap '' "
+             "TERM; echo started; : > ready; sleep 30\"], \"cwd\": \"%s\"}",
+             fx->dir);
+    handler(fx, "stubborn", def);
     new_pool(fx, 1, 200);
     fx->want = 1;
     fx->tick = cancel_tick;
