@@ -29,4 +29,7 @@ int tock_cli_fail(int status, const char *fmt, ...)
 #endif
     ;
 
+/* tock_cmd_standalone: `tock standalone` (cli/cmd_standalone.c). */
+int tock_cmd_standalone(int argc, char **argv);
+
 #endif /* TOCK_CLI_H */

@@ -11,6 +11,8 @@ static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
 static const struct tock_cli_command commands[] = {
+    {"standalone", tock_cmd_standalone,
+     "run scheduler and workers in one process on a SQLite file"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},
     {NULL, NULL, NULL},
