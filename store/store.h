@@ -67,6 +67,21 @@ struct tock_store;
 int tock_store_open(const char *url, struct tock_log *log,
                     struct tock_store **out, struct tock_error *err);
 
+/* tock_store_tuning: optional knobs of a store. A zero field means the
+ * backend's default. */
+struct tock_store_tuning {
+    int64_t busy_timeout_ms; /* SQLite: how long to wait for another
+                                process's lock before TOCK_EBUSY (5000) */
+    size_t runs_per_job;     /* finished run records kept per job (1000) */
+    size_t events_max;       /* events kept (100000) */
+};
+
+/* tock_store_open_tuned is tock_store_open with `tuning` (NULL: defaults). */
+int tock_store_open_tuned(const char *url,
+                          const struct tock_store_tuning *tuning,
+                          struct tock_log *log, struct tock_store **out,
+                          struct tock_error *err);
+
 /* tock_store_close closes and frees `s`; NULL does nothing. */
 void tock_store_close(struct tock_store *s);
 
@@ -445,12 +460,13 @@ struct tock_store_ops {
                   struct tock_error *err);
 };
 
-/* struct tock_store is shared by the wrappers and the backends: `ops` and
- * `log` and the last message are the wrappers'; `backend` is the backend's
- * own state. */
+/* struct tock_store is shared by the wrappers and the backends: `ops`,
+ * `log`, `tuning` and the last message are the wrappers'; `backend` is the
+ * backend's own state. */
 struct tock_store {
     const struct tock_store_ops *ops;
     struct tock_log *log;
+    struct tock_store_tuning tuning; /* set before ops->open runs */
     void *backend;
     char errmsg[TOCK_ERRSTR_MAX];
 };
