@@ -11,6 +11,7 @@ static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
 static const struct tock_cli_command commands[] = {
+    {"next", tock_cmd_next, "print the next times a trigger fires"},
     {"standalone", tock_cmd_standalone,
      "run scheduler and workers in one process on a SQLite file"},
     {"version", cmd_version, "print the version"},

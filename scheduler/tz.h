@@ -31,6 +31,11 @@
  * load elsewhere with tock_tz_load_from. */
 #define TOCK_TZ_DIR "/usr/share/zoneinfo"
 
+/* Instants beyond +-TOCK_TZ_T_LIMIT seconds (about +-557,000 years) are
+ * clamped to it by every function here, so no int64 input can overflow the
+ * civil-time arithmetic. tock itself only uses 1970..9999. */
+#define TOCK_TZ_T_LIMIT (1LL << 44)
+
 struct tock_tz;
 
 /* tock_civil: a broken-down civil (wall-clock) time. */
@@ -97,11 +102,12 @@ bool tock_tz_next_transition(const struct tock_tz *tz, int64_t after,
 
 /* tock_days_from_civil returns days since 1970-01-01 of a proleptic
  * Gregorian date (any int year); tock_civil_from_days is its inverse (sets
- * year, month, day, wday of *out; leaves the time fields alone). */
+ * year, month, day, wday of *out; leaves the time fields alone; days beyond
+ * the span of TOCK_TZ_T_LIMIT are clamped so the year fits an int). */
 int64_t tock_days_from_civil(int year, int month, int day);
 void tock_civil_from_days(int64_t days, struct tock_civil *out);
 
-/* tock_days_in_month returns 28..31. */
+/* tock_days_in_month returns 28..31 (0 for a month outside 1..12). */
 int tock_days_in_month(int year, int month);
 
 /* tock_civil_to_utc treats `c` as UTC and returns seconds since the epoch. */
@@ -116,16 +122,24 @@ int64_t tock_civil_to_utc(const struct tock_civil *c);
 
 /* tock_time_parse parses an RFC 3339 timestamp with an explicit offset:
  * "2026-03-29T03:00:00+02:00", "2026-03-29T01:00:00Z", optional fraction
- * ".250" (up to ms precision; finer digits must be zeros). 'T' and 'Z' may
- * be lowercase (RFC 3339 5.6). Refused: a missing offset, impossible dates
- * (2024-02-30), 23:59:60, years before 1970 or after 9999. *out_ms gets the
- * instant. `what` names the input in errors ("--from"). */
+ * ".250" (1..9 digits, up to ms precision; finer digits must be zeros).
+ * 'T' and 'Z' may be lowercase (RFC 3339 5.6); "-00:00" reads as UTC.
+ * Refused (TOCK_EINVAL, message naming `what` and the problem): a missing
+ * offset, offsets beyond +-23:59, impossible dates (2024-02-30), 23:59:60,
+ * years before 1970 or after 9999 (also when only the offset carries the
+ * instant outside TOCK_TIME_MIN_MS..TOCK_TIME_MAX_MS), a space for 'T',
+ * trailing characters. *out_ms gets the instant and is untouched on error.
+ * `what` names the input in errors ("--from"; NULL gives "time"). */
 int tock_time_parse(const char *text, int64_t *out_ms, const char *what,
                     struct tock_error *err);
 
 /* tock_time_format writes instant `ms` as RFC 3339 in zone `tz` (NULL means
- * UTC, written with 'Z'), with ".mmm" only when ms % 1000 != 0:
- * "2026-03-29T03:00:00+02:00". `cap` >= 40. Returns the length. */
+ * UTC, written with 'Z'; a zone with offset 0 writes "+00:00"), with ".mmm"
+ * only when ms % 1000 != 0: "2026-03-29T03:00:00+02:00". An offset with
+ * seconds (local mean time before 1972 in a few zones) is rounded to whole
+ * minutes and the local time shown follows the rounded offset, so the text
+ * still parses back to exactly `ms`. `cap` >= 40 (shorter buffers get a
+ * truncated, NUL-terminated text). Returns the length written. */
 size_t tock_time_format(int64_t ms, const struct tock_tz *tz, char *buf,
                         size_t cap);
 
