@@ -109,6 +109,13 @@ static bool map_as_object(const msgpack_object_map *m)
     return true;
 }
 
+/* str_ptr: msgpack-c may give an empty str a NULL pointer; jansson
+ * refuses a NULL key or string even with length 0. */
+static const char *str_ptr(const msgpack_object *o)
+{
+    return o->via.str.size ? o->via.str.ptr : "";
+}
+
 /* pair_new returns [k, v], taking over both references (even on error). */
 static json_t *pair_new(json_t *k, json_t *v)
 {
@@ -135,9 +142,9 @@ static json_t *from_map(const msgpack_object_map *m)
     for (i = 0; i < m->size; i++) {
         v = from_object(&m->ptr[i].val);
         if (plain) {
-            if (v == NULL ||
-                json_object_setn_new(out, m->ptr[i].key.via.str.ptr,
-                                     m->ptr[i].key.via.str.size, v) != 0)
+            if (v == NULL || json_object_setn_new(out, str_ptr(&m->ptr[i].key),
+                                                  m->ptr[i].key.via.str.size,
+                                                  v) != 0)
                 goto fail;
             continue;
         }
@@ -184,8 +191,7 @@ static json_t *from_object(const msgpack_object *o)
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64: return json_real(o->via.f64);
     case MSGPACK_OBJECT_STR:
-        return json_stringn(o->via.str.size ? o->via.str.ptr : "",
-                            o->via.str.size);
+        return json_stringn(str_ptr(o), o->via.str.size);
     case MSGPACK_OBJECT_BIN: return from_bin(&o->via.bin);
     case MSGPACK_OBJECT_ARRAY:
         if ((a = json_array()) == NULL)

@@ -429,8 +429,12 @@ static int dup_error(const msgpack_object_kv *a, const msgpack_object_kv *b,
         return tock_error_set(err, TOCK_EDUPKEY,
                               "malformed %s: a map holds the same %s key twice",
                               what, tock_scan_type_name(k->type));
+    /* msgpack-c gives an empty str a NULL pointer: no offset for it. */
     if (a->key.via.str.ptr > k->via.str.ptr)
         k = &a->key;
+    if (k->via.str.size == 0)
+        return tock_error_set(err, TOCK_EDUPKEY,
+                              "malformed %s: duplicate key \"\"", what);
     if (data == NULL)
         return tock_error_set(err, TOCK_EDUPKEY,
                               "malformed %s: duplicate key \"%.*s\"", what,

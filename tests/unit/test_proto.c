@@ -691,6 +691,9 @@ static void test_duplicate_keys_in_args(void **state)
                                      NULL, "args", &err), TOCK_EDUPKEY);
     assert_int_equal(tock_scan_value(B("\x82\x91\x01\x01\x91\x01\x02"), NULL,
                                      "args", &err), TOCK_EDUPKEY);
+    assert_int_equal(tock_scan_value(B("\x91\x82\xa0\x01\xa0\x02"), NULL,
+                                     "args", &err), TOCK_EDUPKEY);
+    assert_string_equal(err.msg, "malformed args: duplicate key \"\"");
     /* Distinct keys of every kind are fine. */
     assert_tock_ok(tock_scan_value(B("\x87\xc0\x01\xc2\x01\xc3\x01\x00\x01"
                                      "\xa0\x01\xc4\x00\x01\x90\x01"), NULL,

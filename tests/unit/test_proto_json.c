@@ -83,6 +83,8 @@ static void test_containers_to_json(void **state)
     (void)state;
     expect_text(B("\x93\x01\xa1" "a\x90"), "[1,\"a\",[]]");
     expect_text(B("\x80"), "{}");
+    expect_text(B("\x81\xa0\x01"), "{\"\":1}"); /* an empty key */
+    expect_text(B("\x81\xa0\xa0"), "{\"\":\"\"}");
     /* Key order is kept, not sorted. */
     expect_text(B("\x82\xa1z\x01\xa1" "a\x02"), "{\"z\":1,\"a\":2}");
     /* Non-string keys, NUL in a key and the marker keys use "$map". */
