@@ -5,12 +5,23 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/common.h"
 #include "tock/tock.h"
 
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
 static const struct tock_cli_command commands[] = {
+    {"add", tock_cmd_add, "add a job (--cron, --every, --at)"},
+    {"apply", tock_cmd_apply, "add, update and prune jobs from a config file"},
+    {"ls", tock_cmd_ls, "list jobs"},
+    {"show", tock_cmd_show, "show one job and its firing state"},
+    {"rm", tock_cmd_rm, "remove a job"},
+    {"pause", tock_cmd_pause, "pause a job"},
+    {"resume", tock_cmd_resume, "resume a paused job"},
+    {"run", tock_cmd_run, "fire a job once now"},
+    {"runs", tock_cmd_runs, "show the run history"},
+    {"events", tock_cmd_events, "show (and follow) the event history"},
     {"next", tock_cmd_next, "print the next times a trigger fires"},
     {"standalone", tock_cmd_standalone,
      "run scheduler and workers in one process on a SQLite file"},
