@@ -29,6 +29,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -75,6 +76,7 @@ struct standalone {
     struct tock_runner *runner;
     bool json;
     int idw;               /* width of the job column */
+    char applied[160];     /* what the apply did, for the start line */
     int signals, exit_code;
     int64_t drain_ms;
 };
@@ -207,7 +209,7 @@ static void on_result(void *ctx, const struct tock_runner_report *rep)
 {
     struct standalone *sa = ctx;
     const struct tock_result *res = rep->result;
-    char when[32], sched[32], detail[OUTPUT_SHOWN * 4 + 8];
+    char when[32], sched[32], detail[OUTPUT_SHOWN * 4 + 8], code[24] = "";
     const char *job = rep->job != NULL ? rep->job : rep->occ;
 
     if (sa->json) {
@@ -221,11 +223,39 @@ static void on_result(void *ctx, const struct tock_runner_report *rep)
                          strnlen(res->error, OUTPUT_SHOWN));
     else
         first_line(res->output, res->output_len, detail, sizeof detail);
-    printf("%s  %-8s %-*s scheduled %s  ran %" PRId64 " ms, exit %d%s%s%s\n",
-           when, tock_status_name(res->status), sa->idw, job, sched,
-           res->finished_ms - res->started_ms, res->exit_code,
-           detail[0] ? ": " : "", detail,
-           rep->rc != 0 ? "  (NOT recorded: see the log)" : "");
+    if (res->exit_code >= 0)
+        snprintf(code, sizeof code, ", exit %d", res->exit_code);
+    printf("%s  %-8s %-*s scheduled %s  ran %" PRId64 " ms%s%s%s%s\n", when,
+           tock_status_name(res->status), sa->idw, job, sched,
+           res->finished_ms - res->started_ms, code, detail[0] ? ": " : "",
+           detail, rep->rc != 0 ? "  (NOT recorded: see the log)" : "");
+}
+
+/* say prints a line about standalone itself (started, stopping,
+ * stopped) on stdout, with the events, so a person sees it in order. */
+static void say(const struct standalone *sa, const char *event,
+                const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static void say(const struct standalone *sa, const char *event,
+                const char *fmt, ...)
+{
+    char text[512], when[32];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (sa->json) {
+        print_json(json_pack("{s:s, s:I, s:s}", "event", event, "ts",
+                             (json_int_t)now_ms(), "detail", text));
+        return;
+    }
+    local_time(now_ms(), when, sizeof when);
+    printf("%s  %s\n", when, text);
 }
 
 /* ------------------------------------------------------------ stopping */
@@ -302,10 +332,10 @@ static void on_signal(uv_signal_t *sig, int signum)
         teardown(sa);
         return;
     }
-    tock_logf(sa->log, TOCK_LOG_INFO, "standalone",
-              "%s: stopping (%zu tasks running, up to %" PRId64
-              " ms to finish)", name, tock_runner_held(sa->runner),
-              sa->drain_ms);
+    say(sa, "stopping",
+        "%s: stopping; %zu task(s) running get up to %" PRId64
+        " ms to finish (Ctrl-C again stops at once)",
+        name, tock_runner_held(sa->runner), sa->drain_ms);
     if (tock_loop_stop(sa->fire, on_loop_stopped, sa) != 0)
         sa->loop_stopped = true;
     if (tock_runner_stop(sa->runner, sa->drain_ms, on_runner_stopped, sa) != 0)
@@ -422,9 +452,9 @@ static int apply_jobs(struct standalone *sa, const struct tock_jobspec_set *jobs
         return 0;
     rc = tock_apply(sa->fire_store, jobs->jobs, jobs->n, 0, &rep, err);
     if (rc == 0)
-        tock_logf(sa->log, TOCK_LOG_INFO, "standalone",
-                  "config applied: %zu added, %zu changed, %zu unchanged",
-                  rep.added, rep.changed, rep.unchanged);
+        snprintf(sa->applied, sizeof sa->applied,
+                 "%zu job(s) from the config: %zu added, %zu changed, %zu "
+                 "unchanged; ", jobs->n, rep.added, rep.changed, rep.unchanged);
     tock_apply_report_clear(&rep);
     return rc;
 }
@@ -506,10 +536,12 @@ static int run(struct standalone *sa, const struct options *o,
         (rc = apply_jobs(sa, jobs, err)) != 0 ||
         (rc = start_parts(sa, o, reg, worker_id, err)) != 0)
         return rc;
-    tock_logf(sa->log, TOCK_LOG_INFO, "standalone",
-              "running on %s with %d children and %zu handler(s); Ctrl-C "
-              "stops", o->store, cfg.concurrency, tock_handlers_count(reg));
+    say(sa, "started",
+        "tock standalone on %s: %s%zu handler(s), %d worker process(es) as "
+        "%s; Ctrl-C stops", o->store, sa->applied, tock_handlers_count(reg),
+        cfg.concurrency, worker_id);
     uv_run(&sa->loop, UV_RUN_DEFAULT);
+    say(sa, "stopped", "stopped");
     return 0;
 }
 
@@ -562,7 +594,8 @@ static int parse(int argc, char **argv, struct options *o,
         {"allow-root", 0, "TOCK_ALLOW_ROOT", TOCK_FLAG_BOOL, &o->allow_root, 0,
          0, NULL, NULL, "run even as root (handlers then run as root)"},
         {"log-level", 0, "TOCK_LOG", TOCK_FLAG_STRING, &o->log_level, 0, 0,
-         NULL, "LEVEL", "debug, info, warn or error (default info)"},
+         NULL, "LEVEL", "debug, info, warn or error (default warn: stdout "
+         "shows each firing and result)"},
         {"log-format", 0, "TOCK_LOG_FORMAT", TOCK_FLAG_STRING, &o->log_format,
          0, 0, NULL, "FORMAT", "human or json (default human)"},
         {"help", 'h', NULL, TOCK_FLAG_BOOL, &o->help, 0, 0, NULL, NULL,
@@ -615,7 +648,9 @@ static int prepare(struct options *o, struct standalone *sa,
                    char *idbuf, size_t idcap, const char **worker_id,
                    struct tock_error *err)
 {
-    enum tock_log_level level = TOCK_LOG_INFO;
+    /* warn: stdout already tells each firing and result; the firing
+     * loop's info lines would say it all twice. */
+    enum tock_log_level level = TOCK_LOG_WARN;
     enum tock_log_format format = TOCK_LOG_HUMAN;
     int rc;
 

@@ -98,6 +98,7 @@ struct tock_runner {
     void *ctx;
 
     uv_timer_t poll_timer, touch_timer, retry_timer, drain_timer;
+    uv_timer_t recheck_timer;
     uv_fs_event_t watch;
     bool watch_inited, watching;
     int open_handles;
@@ -110,6 +111,7 @@ struct tock_runner {
     bool want_take, want_touch, want_reclaim, want_check;
     uint64_t backoff_until, last_reclaim;
     int64_t data_version;        /* last seen; -1 before the first check */
+    int rechecks;                /* since the last file event */
     int last_store_rc;
     int stop_status;             /* 0, or why something was not written */
     uint64_t stop_deadline;      /* hard deadline, uv_now() ms */
@@ -389,6 +391,15 @@ static void on_watch(uv_fs_event_t *w, const char *filename, int events,
          (filename[len] != '\0' && strcmp(filename + len, "-wal") != 0)))
         return;
     r->want_check = true;
+    r->rechecks = 0;
+    pump(r);
+}
+
+static void on_recheck(uv_timer_t *t)
+{
+    struct tock_runner *r = t->data;
+
+    r->want_check = true;
     pump(r);
 }
 
@@ -513,6 +524,8 @@ static void took(struct tock_runner *r, struct op *op)
         r->want_take = true;
         return;
     }
+    tock_logf(r->log, TOCK_LOG_DEBUG, LOGC, "took %zu of up to %zu task(s)",
+              op->nleases, op->max);
     for (i = 0; i < op->nleases; i++) {
         struct held *h = held_new(r, &op->leases[i]);
 
@@ -662,8 +675,21 @@ static void checked(struct tock_runner *r, struct op *op)
         r->want_take = true;
         return;
     }
-    if (r->data_version >= 0 && op->data_version != r->data_version)
+    tock_logf(r->log, TOCK_LOG_DEBUG, LOGC, "change check: data_version %"
+              PRId64 " (was %" PRId64 ")", op->data_version, r->data_version);
+    if (r->data_version >= 0 && op->data_version != r->data_version) {
         r->want_take = true;
+        r->rechecks = TOCK_RUNNER_RECHECKS;
+    } else if (r->rechecks < TOCK_RUNNER_RECHECKS && !r->stopping) {
+        /* The event comes with the writer's write() to the -wal file; its
+         * commit becomes visible a moment later, when it updates the
+         * wal-index (-shm, written through mmap: no event). So "no change"
+         * right after an event may only mean "not yet": look again
+         * shortly, twice. */
+        uv_timer_start(&r->recheck_timer, on_recheck,
+                       r->rechecks == 0 ? 5 : 25, 0);
+        r->rechecks++;
+    }
     r->data_version = op->data_version;
 }
 
@@ -892,6 +918,7 @@ static void finish_stop(struct tock_runner *r, int status)
     uv_timer_stop(&r->touch_timer);
     uv_timer_stop(&r->retry_timer);
     uv_timer_stop(&r->drain_timer);
+    uv_timer_stop(&r->recheck_timer);
     if (r->stop_cb != NULL)
         r->stop_cb(r, status, r->stop_ctx);
 }
@@ -1002,6 +1029,7 @@ void tock_runner_free(struct tock_runner *r)
     close_handle(r, (uv_handle_t *)&r->touch_timer);
     close_handle(r, (uv_handle_t *)&r->retry_timer);
     close_handle(r, (uv_handle_t *)&r->drain_timer);
+    close_handle(r, (uv_handle_t *)&r->recheck_timer);
     if (r->watch_inited)
         close_handle(r, (uv_handle_t *)&r->watch);
 }
@@ -1078,7 +1106,7 @@ static int copy_queues(struct tock_runner *r, const struct tock_runner_opts *o)
 static void init_timers(struct tock_runner *r)
 {
     uv_timer_t *timers[] = {&r->poll_timer, &r->touch_timer, &r->retry_timer,
-                            &r->drain_timer};
+                            &r->drain_timer, &r->recheck_timer};
     size_t i;
 
     for (i = 0; i < sizeof timers / sizeof timers[0]; i++) {
@@ -1121,6 +1149,7 @@ int tock_runner_new(uv_loop_t *loop, struct tock_store *store,
     if (opts->reclaim_ms != 0)
         r->reclaim_ms = opts->reclaim_ms;
     r->data_version = -1;
+    r->rechecks = TOCK_RUNNER_RECHECKS;
     r->worker_id = tock_strdup(opts->worker_id);
     if (r->worker_id == NULL || copy_queues(r, opts) != 0 ||
         (opts->watch_path != NULL && watch_paths(r, opts->watch_path) != 0)) {

@@ -42,7 +42,10 @@
  * on the runner's own connection, which moves only when ANOTHER connection
  * committed, so the runner's own writes never wake it in a cycle; when it
  * moved, a take follows (latency: the inotify delivery and two threadpool
- * hops, about a millisecond). The one thing no event announces is a retry
+ * hops, about a millisecond). The event comes with the writer's write()
+ * to the -wal, a moment BEFORE its commit is visible (the wal-index is
+ * updated through mmap, which raises no event), so an unchanged version
+ * is looked at again 5 and 25 ms later. The one thing no event announces is a retry
  * whose back-off ends (the store gives no wake-up time for it): the poll
  * timer (poll_ms, default 1 s) takes once per period, so such a task waits
  * at most poll_ms, and that same timer is the fallback when the directory
@@ -91,6 +94,8 @@
 #define TOCK_RUNNER_REPORT_BATCH 64      /* results per report call */
 #define TOCK_RUNNER_BACKOFF_MS 1000      /* after a failed store call */
 #define TOCK_RUNNER_STOP_EXTRA_MS 15000  /* hard deadline beyond drain_ms */
+#define TOCK_RUNNER_RECHECKS 2           /* looks after a file event, 5 and
+                                            25 ms later */
 
 struct tock_runner;
 

@@ -8,7 +8,7 @@
 # idempotent; TOCK_ARGS is the job's args as JSON.
 set -eu
 file=${1:?usage: append.sh FILE}
-line="$TOCK_OCCURRENCE_ID scheduled=$TOCK_SCHEDULED attempt=$TOCK_ATTEMPT args=$TOCK_ARGS"
 # One write() per line with O_APPEND: lines from concurrent runs never mix.
-printf '%s\n' "$line" >> "$file"
-echo "appended to $file: $line"
+printf '%s scheduled=%s attempt=%s args=%s\n' "$TOCK_OCCURRENCE_ID" \
+    "$TOCK_SCHEDULED" "$TOCK_ATTEMPT" "$TOCK_ARGS" >> "$file"
+echo "line $(wc -l < "$file") of $(basename "$file"): $TOCK_OCCURRENCE_ID, args $TOCK_ARGS"

@@ -9,6 +9,7 @@
 #ifndef TOCK_TEST_STANDALONE_FIXTURE_H
 #define TOCK_TEST_STANDALONE_FIXTURE_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -240,10 +241,38 @@ static inline int sa_file_contains(const char *path, const char *needle)
     return found;
 }
 
-/* sa_group_gone reports whether no process is left in group `pgid`. */
+/* sa_group_gone reports whether no live process is left in group `pgid`.
+ * Zombies do not count: a killed handler's orphans are reparented to PID 1,
+ * which in a container may never reap them, and kill(-pgid, 0) would still
+ * find them. So /proc is read: state (field 3) and pgrp (field 5) of each
+ * process. */
 static inline int sa_group_gone(pid_t pgid)
 {
-    return kill(-pgid, 0) != 0 && errno == ESRCH;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int alive = 0;
+
+    assert_non_null(d);
+    while (!alive && (e = readdir(d)) != NULL) {
+        char path[64], buf[512], state = 0, *rp;
+        long pgrp = 0;
+        FILE *fp;
+
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        if ((fp = fopen(path, "r")) == NULL)
+            continue;
+        buf[0] = '\0';
+        if (fgets(buf, sizeof buf, fp) == NULL)
+            buf[0] = '\0';
+        fclose(fp);
+        rp = strrchr(buf, ')'); /* the command name may hold spaces */
+        if (rp != NULL && sscanf(rp + 1, " %c %*d %ld", &state, &pgrp) == 2)
+            alive = pgrp == (long)pgid && state != 'Z' && state != 'X';
+    }
+    closedir(d);
+    return !alive;
 }
 
 /* sa_root_flag is "--allow-root" when the tests run as root (CI does),
