@@ -4,8 +4,8 @@
  * only. Tests include it to drive the store clock and the history bounds.
  *
  * The backend is split by concern, one file each:
- *   sqlite.c          open, security settings, schema and migrations, the
- *                     statement cache, transactions, the clock, errors,
+ *   sqlite_open.c     open, security settings, schema and migrations;
+ *   sqlite.c          the statement cache, transactions, the clock, errors,
  *                     and the ops table;
  *   sqlite_jobs.c     put, get, list, remove, pause/resume, run now;
  *   sqlite_fire.c     claim, commit, release (exactly-once firing);
@@ -27,7 +27,7 @@
 /* ------------------------------------------------------------ constants */
 
 /* The schema version this binary writes (PRAGMA user_version). Bumping it:
- * see the migration list in sqlite.c. */
+ * see the migration list in sqlite_open.c. */
 #define TOCK_SQLITE_SCHEMA 1
 
 /* PRAGMA application_id of a tock database: "tock" in ASCII. A file with
@@ -306,6 +306,15 @@ int tock_sqlite_job_row(sqlite3_stmt *st, struct tock_job_state *out,
 int tock_sqlite_begin(struct tock_sqlite *b, struct tock_error *err);
 int tock_sqlite_end(struct tock_sqlite *b, int rc, struct tock_error *err);
 
+/* tock_sqlite_prepare compiles one constant statement into *out (the
+ * caller finalizes it); SQL holding a second statement is refused. */
+int tock_sqlite_prepare(struct tock_sqlite *b, const char *sql,
+                        sqlite3_stmt **out, struct tock_error *err);
+
+/* tock_sqlite_exec runs cached statement `id` to its end. */
+int tock_sqlite_exec(struct tock_sqlite *b, enum tock_sqlite_stmt id,
+                     struct tock_error *err);
+
 /* tock_sqlite_reset_all resets every cached statement. */
 void tock_sqlite_reset_all(struct tock_sqlite *b);
 
@@ -373,6 +382,9 @@ int tock_sqlite_events_trim(struct tock_sqlite *b, struct tock_error *err);
 /* --------------------------------------------------------- operations */
 
 /* The ops of store.h, one group per file. Contracts: store.h. */
+int tock_sqlite_open(struct tock_store *s, const char *url,
+                     struct tock_error *err);
+void tock_sqlite_close(struct tock_store *s);
 int tock_sqlite_job_put(struct tock_store *s, const struct tock_job *job,
                         int64_t next_fire_ms, enum tock_put_mode mode,
                         int64_t expect_version, enum tock_put_outcome *outcome,
@@ -407,9 +419,8 @@ int tock_sqlite_task_touch(struct tock_store *s, const char *consumer,
                            const int64_t *ids, const int32_t *deliveries,
                            size_t n, int64_t lease_ms, bool *ok,
                            struct tock_error *err);
-int tock_sqlite_task_report(struct tock_store *s, int64_t task_id,
-                            const char *consumer, int32_t deliveries,
-                            const struct tock_result *result,
+int tock_sqlite_task_report(struct tock_store *s, const char *consumer,
+                            const struct tock_report *reports, size_t n,
                             enum tock_report_status *status,
                             struct tock_error *err);
 int tock_sqlite_task_reclaim(struct tock_store *s, size_t limit,

@@ -577,29 +577,37 @@ static int report_held(struct tock_sqlite *b, const struct report *p,
     return accept_report(b, p, err);
 }
 
-int tock_sqlite_task_report(struct tock_store *s, int64_t task_id,
-                            const char *consumer, int32_t deliveries,
-                            const struct tock_result *result,
+/* report_one is steps 1-4 of report for one result, inside the batch's
+ * transaction. */
+static int report_one(struct tock_sqlite *b, const char *consumer,
+                      const struct tock_report *rp,
+                      enum tock_report_status *status, struct tock_error *err)
+{
+    struct task_row t;
+    struct report p = {&t, consumer, rp->deliveries, rp->result};
+    bool found = false;
+    int rc = load_task(b, rp->task_id, &t, &found, err);
+
+    if (rc == 0 && found && t.leased && t.deliveries == rp->deliveries &&
+        strcmp(t.consumer, consumer) == 0)
+        rc = report_held(b, &p, status, err);
+    else if (rc == 0)
+        rc = report_unheld(b, rp->task_id, consumer, rp->deliveries,
+                           rp->result, status, err);
+    tock_free(t.body);
+    return rc;
+}
+
+int tock_sqlite_task_report(struct tock_store *s, const char *consumer,
+                            const struct tock_report *reports, size_t n,
                             enum tock_report_status *status,
                             struct tock_error *err)
 {
     struct tock_sqlite *b = s->backend;
-    struct task_row t;
-    struct report p = {&t, consumer, deliveries, result};
-    bool found = false;
     int rc = tock_sqlite_begin(b, err);
 
-    memset(&t, 0, sizeof t);
-    if (rc < 0)
-        return rc;
-    rc = load_task(b, task_id, &t, &found, err);
-    if (rc == 0 && found && t.leased && t.deliveries == deliveries &&
-        strcmp(t.consumer, consumer) == 0)
-        rc = report_held(b, &p, status, err);
-    else if (rc == 0)
-        rc = report_unheld(b, task_id, consumer, deliveries, result, status,
-                           err);
-    tock_free(t.body);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = report_one(b, consumer, &reports[i], &status[i], err);
     return tock_sqlite_end(b, rc, err);
 }
 
@@ -659,11 +667,15 @@ int tock_sqlite_task_reclaim(struct tock_store *s, size_t limit,
                              struct tock_error *err)
 {
     struct tock_sqlite *b = s->backend;
-    struct task_row *rows = tock_calloc(limit, sizeof *rows);
+    struct task_row *rows;
     sqlite3_stmt *st;
     size_t got = 0;
-    int rc = rows ? 0 : tock_error_set(err, TOCK_ENOMEM, "out of memory");
+    int rc;
 
+    if (limit > TOCK_CLAIM_MAX)
+        limit = TOCK_CLAIM_MAX;
+    rows = tock_calloc(limit, sizeof *rows);
+    rc = rows ? 0 : tock_error_set(err, TOCK_ENOMEM, "out of memory");
     if (rc == 0 && (rc = tock_sqlite_begin(b, err)) == 0) {
         rc = read_expired(b, limit, rows, &got, err);
         for (size_t i = 0; rc == 0 && i < got; i++) {

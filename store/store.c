@@ -512,31 +512,60 @@ int tock_store_task_touch(struct tock_store *s, const char *consumer,
     return finish(s, rc, &e, err);
 }
 
+/* check_report checks one report of `consumer`. */
+static int check_report(const struct tock_report *r, struct tock_error *e)
+{
+    if (r->result == NULL)
+        return null_arg("result", e);
+    if (r->task_id <= 0 || r->deliveries <= 0)
+        return tock_error_set(e, TOCK_EINVAL,
+                              "report: task id and deliveries must be "
+                              "positive");
+    return tock_result_validate(r->result, e);
+}
+
+int tock_store_task_report_many(struct tock_store *s, const char *consumer,
+                                const struct tock_report *reports, size_t n,
+                                enum tock_report_status *status,
+                                struct tock_error *err)
+{
+    struct tock_error e = {0};
+    int rc = check_store(s, &e);
+
+    if (rc == 0 && (reports == NULL || status == NULL))
+        rc = null_arg("reports or status", &e);
+    if (rc == 0)
+        rc = check_count(n, TOCK_CLAIM_MAX, "report batch", &e);
+    if (rc == 0)
+        rc = check_ident(consumer, TOCK_ID_MAX, "consumer", &e);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = check_report(&reports[i], &e);
+    for (size_t i = 0; status != NULL && i < n; i++)
+        status[i] = TOCK_REPORT_STALE;
+    if (rc == 0)
+        rc = s->ops->task_report(s, consumer, reports, n, status, &e);
+    for (size_t i = 0; rc < 0 && status != NULL && i < n; i++)
+        status[i] = TOCK_REPORT_STALE;
+    return finish(s, rc, &e, err);
+}
+
 int tock_store_task_report(struct tock_store *s, int64_t task_id,
                            const char *consumer, int32_t deliveries,
                            const struct tock_result *result,
                            enum tock_report_status *status,
                            struct tock_error *err)
 {
-    struct tock_error e = {0};
+    struct tock_report r = {task_id, deliveries, result};
     enum tock_report_status st = TOCK_REPORT_STALE;
-    int rc = check_store(s, &e);
+    int rc;
 
-    if (rc == 0 && (result == NULL || status == NULL))
-        rc = null_arg("result or status", &e);
-    if (rc == 0 && (task_id <= 0 || deliveries <= 0))
-        rc = tock_error_set(&e, TOCK_EINVAL,
-                            "report: task id and deliveries must be positive");
-    if (rc == 0)
-        rc = check_ident(consumer, TOCK_ID_MAX, "consumer", &e);
-    if (rc == 0)
-        rc = tock_result_validate(result, &e);
-    if (rc == 0)
-        rc = s->ops->task_report(s, task_id, consumer, deliveries, result, &st,
-                                 &e);
-    if (status != NULL)
-        *status = st;
-    return finish(s, rc, &e, err);
+    if (status == NULL) {
+        struct tock_error e;
+        return finish(s, null_arg("status", &e), &e, err);
+    }
+    rc = tock_store_task_report_many(s, consumer, &r, 1, &st, err);
+    *status = st;
+    return rc;
 }
 
 int tock_store_task_reclaim(struct tock_store *s, size_t limit,

@@ -137,7 +137,11 @@ enum tock_put_outcome {
  * clock (-1: never fires, recorded finished). `expect_version` > 0 makes the
  * write conditional on the stored version (TOCK_ESTALE when it differs: a
  * concurrent edit). *outcome and *version (may be NULL) get the result. An
- * "added" or "changed" event is recorded in the same transaction. */
+ * "added" or "changed" event is recorded in the same transaction.
+ * job->version is ignored: the store assigns versions (1, then +1 per
+ * change). A job id added again after a remove starts with its watermark
+ * (fired_ms) at the newest run still recorded under that id, so it never
+ * reuses an occurrence id a handler may already have seen. */
 int tock_store_job_put(struct tock_store *s, const struct tock_job *job,
                        int64_t next_fire_ms, enum tock_put_mode mode,
                        int64_t expect_version, enum tock_put_outcome *outcome,
@@ -171,7 +175,11 @@ int tock_store_job_resume(struct tock_store *s, const char *id,
 /* tock_store_job_run_now enqueues one extra occurrence of job `id` now
  * (tock run): its scheduled time is the store's now (made unique against
  * the job's own occurrences), recorded "dispatched" with a task built by the
- * caller's `task` callback from that time. *sched_ms gets the time. */
+ * caller's `build` callback from that time. *sched_ms gets the time. The
+ * callback runs inside the store's transaction and returns 0 with *body a
+ * new buffer allocated with tock_malloc (the store frees it) or a negative
+ * code (nothing is recorded). Paused jobs run too; max_instances does not
+ * apply to an explicit run, but the run counts in `running`. */
 typedef int (*tock_task_builder_fn)(void *ctx, const struct tock_job *job,
                                     int64_t sched_ms, int64_t now_ms,
                                     uint8_t **body, size_t *len,
@@ -185,7 +193,10 @@ int tock_store_job_run_now(struct tock_store *s, const char *id,
 /* tock_claimed: one job claimed for its due occurrence `sched_ms`. */
 struct tock_claimed {
     struct tock_job job;  /* definition at claim time (job.version) */
-    int64_t sched_ms;     /* = next_fire_ms at claim time */
+    int64_t sched_ms;     /* = next_fire_ms at claim time. When it is <=
+                             fired_ms (a put or resume moved it back), the
+                             node commits the first occurrence after
+                             fired_ms instead: see commit step 5 */
     int64_t fired_ms;     /* watermark at claim time (-1: none) */
     int64_t epoch;
     int64_t running;
@@ -195,7 +206,9 @@ struct tock_claimed {
 struct tock_claim_batch {
     int64_t now_ms;       /* the store's clock when it claimed */
     int64_t next_due_ms;  /* earliest unclaimed due time after the claim,
-                             -1 when no job is scheduled: sleep until then */
+                             or another node's claim-lease expiry if
+                             sooner (so a dead node's claims are reclaimed
+                             on time), -1 when neither: sleep until then */
     size_t reclaimed;     /* expired claims returned to due by this call */
     size_t n;
     struct tock_claimed *items; /* owned by the batch */
@@ -212,8 +225,11 @@ void tock_claim_batch_clear(struct tock_claim_batch *b);
  *   3. Up to `limit` (<= TOCK_CLAIM_MAX) unpaused jobs with next_fire_ms <=
  *      now, earliest first: epoch+1, owner = token "<nonce>:<epoch>",
  *      lease until now + lease_ms; returned in *out.
- *   4. out->next_due_ms = the earliest next_fire_ms still unclaimed.
- * `node_nonce` is unique per process start (never reused). */
+ *   4. out->next_due_ms = the earliest next_fire_ms still unclaimed, or the
+ *      earliest lease expiry of a claim not made with node_nonce.
+ * `node_nonce` is unique per process start (never reused): 1..64 bytes of
+ * printable ASCII without spaces (e.g. "<host>-<pid>-<random hex>").
+ * Step 2 undoes at most TOCK_CLAIM_MAX expired claims per call. */
 int tock_store_claim(struct tock_store *s, const char *node_nonce, size_t limit,
                      int64_t lease_ms, struct tock_claim_batch *out,
                      struct tock_error *err);
@@ -235,7 +251,8 @@ struct tock_commit {
     const char *token;       /* from the claim */
     int64_t epoch;           /* from the claim */
     int64_t version;         /* job.version from the claim */
-    int64_t sched_ms;        /* the claimed occurrence */
+    int64_t sched_ms;        /* the claimed occurrence (or the first one
+                                after fired_ms, see tock_claimed) */
     enum tock_decision decision;   /* for sched_ms */
     const int64_t *missed;   /* older occurrences recorded missed */
     size_t n_missed;
@@ -271,21 +288,30 @@ struct tock_commit_result {
 
 /* tock_store_commit applies `n` commits in one atomic step per commit
  * (SQLite: one transaction for the batch; each item is fenced on its own and
- * a refused item never affects the others). ON commit(c):
- *   1. ALREADY if the job's last accepted commit token is c->token.
- *   2. STALE unless owner == token and epoch == c->epoch (and GONE if the
- *      job no longer exists).
- *   3. DUPLICATE unless every occurrence is > the watermark.
- *   4. CHANGED if job.version != c->version (claim released).
- *   5. now = the store's clock: a FIRE older than misfire_grace becomes a
+ * a refused item never affects the others). ON commit(c), all checks
+ * before the first write:
+ *   1. GONE if the job no longer exists.
+ *   2. ALREADY if the job's last accepted commit token is c->token (then
+ *      task_id is the one that commit enqueued).
+ *   3. CHANGED if job.version != c->version: the claim is released if it is
+ *      still ours (an edit already cleared it), nothing recorded. Checked
+ *      before 4 because an edit clears the owner: CHANGED says why.
+ *   4. STALE unless owner == token and epoch == c->epoch: nothing written,
+ *      not even an event.
+ *   5. DUPLICATE unless every occurrence is > the watermark: the claim is
+ *      released (epoch+1) and a commit_refused event recorded. sched_ms must
+ *      be after the watermark; it need not equal the claimed next_fire_ms.
+ *   6. now = the store's clock: a FIRE older than misfire_grace becomes a
  *      miss; a FIRE with running >= max_instances becomes skipped.
- *   6. Records: one run record per occurrence (missed / skipped /
+ *   7. Records: one run record per occurrence (missed / skipped /
  *      dispatched), events, and for a fire the task in the job's queue with
- *      running+1.
- *   7. Advance: watermark = sched_ms, next_fire_ms = next_ms, owner "",
+ *      running+1. An occurrence that already has a record (a `tock run`
+ *      landed on that very millisecond) gets no second record or task.
+ *   8. Advance: watermark = sched_ms, next_fire_ms = next_ms, owner "",
  *      lease dropped, last commit = token.
- * results[i] gets each outcome. Returns an error only when the store itself
- * failed (then nothing of the batch was applied). */
+ * results[i] gets each outcome. At most TOCK_CLAIM_MAX commits per call.
+ * Returns an error only when an argument is bad or the store itself failed
+ * (then nothing of the batch was applied). */
 int tock_store_commit(struct tock_store *s, const struct tock_commit *commits,
                       size_t n, struct tock_commit_result *results,
                       struct tock_error *err);
@@ -351,9 +377,27 @@ int tock_store_task_report(struct tock_store *s, int64_t task_id,
                            enum tock_report_status *status,
                            struct tock_error *err);
 
+/* tock_report: one report of a batch. */
+struct tock_report {
+    int64_t task_id;
+    int32_t deliveries;
+    const struct tock_result *result;
+};
+
+/* tock_store_task_report_many records up to TOCK_CLAIM_MAX reports of
+ * `consumer` in one atomic step (SQLite: one transaction, so one fsync for
+ * the batch instead of one per result), each with the semantics of
+ * tock_store_task_report and its own status[i]. Returns an error only when
+ * an argument is bad or the store itself failed; then none was applied. */
+int tock_store_task_report_many(struct tock_store *s, const char *consumer,
+                                const struct tock_report *reports, size_t n,
+                                enum tock_report_status *status,
+                                struct tock_error *err);
+
 /* tock_store_task_reclaim returns tasks whose lease expired (their worker
  * died or went silent) to the ready queue, or records them dead past
  * max_deliveries; also repairs `running` counters from the live tasks.
+ * At most `limit` tasks, and at most TOCK_CLAIM_MAX, per call.
  * *n_redelivered and *n_dead (may be NULL) count them. */
 int tock_store_task_reclaim(struct tock_store *s, size_t limit,
                             size_t *n_redelivered, size_t *n_dead,
@@ -443,11 +487,10 @@ struct tock_store_ops {
     int (*task_touch)(struct tock_store *s, const char *consumer,
                       const int64_t *ids, const int32_t *deliveries, size_t n,
                       int64_t lease_ms, bool *ok, struct tock_error *err);
-    int (*task_report)(struct tock_store *s, int64_t task_id,
-                       const char *consumer, int32_t deliveries,
-                       const struct tock_result *result,
+    int (*task_report)(struct tock_store *s, const char *consumer,
+                       const struct tock_report *reports, size_t n,
                        enum tock_report_status *status,
-                       struct tock_error *err);
+                       struct tock_error *err); /* both report wrappers */
     int (*task_reclaim)(struct tock_store *s, size_t limit,
                         size_t *n_redelivered, size_t *n_dead,
                         struct tock_error *err);

@@ -392,6 +392,7 @@ static void test_stale_after_reclaim_writes_nothing(void **state)
     fx_commit(&c, &b.items[0], TOCK_DECIDE_FIRE, 1000, &body2);
     assert_int_equal(commit1(f, &c, NULL), TOCK_COMMIT_OK);
     /* The sleeper again, after the other's commit: still refused. */
+    tock_free(body);
     fx_commit(&c, &a.items[0], TOCK_DECIDE_FIRE, 1000, &body);
     assert_int_equal(commit1(f, &c, NULL), TOCK_COMMIT_STALE);
     assert_int_equal(count(f, "SELECT count(*) FROM runs"), 1);

@@ -386,7 +386,7 @@ static int disk_full_child(const char *dir)
     int rc = 0, i;
 
     if (unshare(CLONE_NEWNS) != 0 ||
-        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
         mount("tmpfs", dir, "tmpfs", 0, "size=1m") != 0)
         return 77;
     snprintf(path, sizeof path, "%s/tock.db", dir);

@@ -515,6 +515,48 @@ static void test_history_trimmed(void **state)
     fx_free(f);
 }
 
+static void test_report_many_in_one_transaction(void **state)
+{
+    struct fx *f = *state;
+    struct tock_task_lease *l = NULL;
+    struct tock_result r[4];
+    struct tock_report rep[4];
+    enum tock_report_status st[4];
+
+    fire_job(f, "m0", 0, 0, 3);
+    fire_job(f, "m1", 0, 0, 3);
+    fire_job(f, "m2", 0, 0, 3);
+    take_n(f, "w1", 3, &l);
+    result_of(&r[0], &l[0], TOCK_STATUS_OK, "w1");
+    result_of(&r[1], &l[1], TOCK_STATUS_OK, "w1");
+    result_of(&r[2], &l[0], TOCK_STATUS_OK, "w1");
+    result_of(&r[3], &l[2], TOCK_STATUS_ERROR, "w1");
+    rep[0] = (struct tock_report){l[0].task_id, 1, &r[0]};
+    rep[1] = (struct tock_report){l[1].task_id, 2, &r[1]}; /* not ours */
+    rep[2] = (struct tock_report){l[0].task_id, 1, &r[2]}; /* a replay */
+    rep[3] = (struct tock_report){l[2].task_id, 1, &r[3]};
+
+    /* A bad item refuses the whole batch before anything is written. */
+    r[3].worker = "bad worker";
+    fx_expect(tock_store_task_report_many(f->s, "w1", rep, 4, st, &f->err),
+              &f->err, TOCK_EINVAL, "worker");
+    assert_int_equal(count(f, "SELECT count(*) FROM tasks"), 3);
+    r[3].worker = "w1";
+
+    assert_tock_ok(tock_store_task_report_many(f->s, "w1", rep, 4, st,
+                                               &f->err),
+                   &f->err);
+    assert_int_equal(st[0], TOCK_REPORT_OK);
+    assert_int_equal(st[1], TOCK_REPORT_STALE);
+    assert_int_equal(st[2], TOCK_REPORT_DUP_OK);
+    assert_int_equal(st[3], TOCK_REPORT_OK);
+    assert_int_equal(count(f, "SELECT count(*) FROM tasks"), 1);
+    assert_int_equal(count(f, "SELECT count(*) FROM runs WHERE status IN "
+                              "('ok', 'error')"),
+                     2);
+    tock_task_lease_list_free(l, 3);
+}
+
 static void test_bad_task_arguments(void **state)
 {
     struct fx *f = *state;
@@ -557,6 +599,7 @@ int main(void)
         T(test_queue_priority_and_running_repair),
         T(test_history_order_and_paging),
         cmocka_unit_test(test_history_trimmed),
+        T(test_report_many_in_one_transaction),
         T(test_bad_task_arguments),
 #undef T
     };
