@@ -472,6 +472,18 @@ static void reclaim_done(struct tock_loop *l, const struct tock_loop_work *w,
                   "silent past its lease)", w->redelivered, w->dead);
 }
 
+/* lapsed accounts a claim left to lapse, and makes sure the loop looks
+ * again when its lease ends: the store's next due time leaves out this
+ * node's own claims. */
+static void lapsed(struct tock_loop *l, const struct tock_loop_item *it)
+{
+    uint64_t at = it->claim_mono_ms + (uint64_t)l->lease_ms + 1;
+
+    account_lapse(l, it);
+    if (l->claim_at == 0 || at < l->claim_at)
+        l->claim_at = at;
+}
+
 /* items_done accounts every item and keeps the held ones. */
 static void items_done(struct tock_loop *l, struct tock_loop_work *w)
 {
@@ -492,7 +504,7 @@ static void items_done(struct tock_loop *l, struct tock_loop_work *w)
         else if (it->fate == TOCK_FATE_RELEASED)
             released++;
         else
-            account_lapse(l, it); /* LAPSE, or a HOLD we had no room for */
+            lapsed(l, it); /* LAPSE, or a HOLD we had no room for */
         tock_loop_item_clear(it);
     }
     w->items.n = 0;

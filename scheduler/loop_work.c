@@ -41,13 +41,15 @@ int tock_loop_crash_parse(const char *text, enum tock_loop_crash *out,
 
 /* crash_at stops or aborts the process at a test crash point. Only in
  * builds with TOCK_TEST_HOOKS; the daemons' only path to abort(). */
-static void crash_at(const struct tock_loop *l, bool after_claim)
+static void crash_at(struct tock_loop *l, bool after_claim)
 {
 #ifdef TOCK_TEST_HOOKS
     if (after_claim && l->crash == TOCK_CRASH_AFTER_CLAIM_ABORT)
         abort();
-    if (after_claim && l->crash == TOCK_CRASH_AFTER_CLAIM_STOP)
+    if (after_claim && l->crash == TOCK_CRASH_AFTER_CLAIM_STOP) {
+        l->crash = TOCK_CRASH_NONE; /* once: the resumed node carries on */
         raise(SIGSTOP);
+    }
     if (!after_claim && l->crash == TOCK_CRASH_BEFORE_COMMIT_REPLY_ABORT)
         abort();
 #else
@@ -278,7 +280,9 @@ void tock_loop_work_run(uv_work_t *req)
     struct tock_loop *l = req->data;
     struct tock_loop_work *w = &l->work;
 
-    if (w->do_check)
+    /* Before a claim too: the claim sees everything committed up to here,
+     * so that is the baseline the next check compares with. */
+    if (w->do_check || (w->do_claim && l->watch_path != NULL))
         check_change(l, w);
     if (w->do_reclaim)
         task_reclaim(l, w);
