@@ -20,41 +20,61 @@ static const struct tock_cli_usage usage = {
     "\"paused\". FILE '-' is standard input.",
 };
 
-static void print_report(const struct tock_apply_report *r, bool json,
-                         bool dry)
+static void print_json(const struct tock_apply_report *r)
 {
-    char line[320], when[48];
     const struct tock_apply_item *it;
     size_t i;
 
     for (i = 0; i < r->n; i++) {
         it = &r->items[i];
-        if (json) {
-            tock_output_json(json_pack(
-                "{s:s, s:s, s:I, s:o}", "id", it->id, "action",
-                tock_apply_action_name(it->action), "version",
-                (json_int_t)it->version, "next_fire_ms",
-                tock_output_jint_or_null(it->next_fire_ms, -1)));
-            continue;
-        }
-        line[0] = '\0';
-        if (it->next_fire_ms >= 0) {
-            tock_output_time(it->next_fire_ms, when, sizeof when);
-            snprintf(line, sizeof line, "%-9s  %s  (next fire %s)",
-                     tock_apply_action_name(it->action), it->id, when);
-        } else {
-            snprintf(line, sizeof line, "%-9s  %s",
-                     tock_apply_action_name(it->action), it->id);
-        }
-        tock_output_line(line);
+        tock_output_json(json_pack(
+            "{s:s, s:s, s:I, s:o}", "id", it->id, "action",
+            tock_apply_action_name(it->action), "version",
+            (json_int_t)it->version, "next_fire_ms",
+            tock_output_jint_or_null(it->next_fire_ms, -1)));
     }
-    if (json)
-        return;
+}
+
+/* print_table: one row per job (ACTION ID VERSION NEXT FIRE), then the
+ * counts. */
+static void print_table(const struct tock_apply_report *r, bool dry)
+{
+    static const char *const head[] = {"ACTION", "ID", "VERSION",
+                                       "NEXT FIRE"};
+    struct tock_output_table *t = tock_output_table_new(4, head);
+    const struct tock_apply_item *it;
+    char when[48], version[24], line[200];
+    const char *row[4];
+    size_t i;
+
+    for (i = 0; t != NULL && i < r->n; i++) {
+        it = &r->items[i];
+        tock_output_time(it->next_fire_ms, when, sizeof when);
+        snprintf(version, sizeof version, "%lld", (long long)it->version);
+        row[0] = tock_apply_action_name(it->action);
+        row[1] = it->id;
+        row[2] = it->version > 0 ? version : NULL;
+        row[3] = it->next_fire_ms >= 0 ? when : NULL;
+        if (tock_output_table_row(t, row) != 0)
+            break;
+    }
+    if (t != NULL && r->n > 0)
+        tock_output_table_print(t);
+    tock_output_table_free(t);
     snprintf(line, sizeof line,
              "%s%zu added, %zu changed, %zu unchanged, %zu removed",
              dry ? "dry run, nothing written: " : "", r->added, r->changed,
              r->unchanged, r->removed);
     tock_output_line(line);
+}
+
+static void print_report(const struct tock_apply_report *r, bool json,
+                         bool dry)
+{
+    if (json)
+        print_json(r);
+    else
+        print_table(r, dry);
 }
 
 /* precheck runs every clock-dependent check on this host's clock before

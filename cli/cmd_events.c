@@ -41,15 +41,18 @@ static int print_event(const struct tock_event *e, int64_t id, bool json)
             "node", tock_output_jstr(e->node, e->node ? strlen(e->node) : 0),
             "detail",
             tock_output_jstr(e->detail, e->detail ? strlen(e->detail) : 0)));
+    /* Fixed widths rather than a table: --follow prints each event as it
+     * comes, before the next one's width is known. */
     tock_output_time(e->ts_ms, when, sizeof when);
+    detail[0] = '\0';
     if (e->detail != NULL)
         tock_output_escape(e->detail, strlen(e->detail), detail,
                            sizeof detail);
-    snprintf(line, sizeof line, "%s  %-14s %s%s%s%s%s%s%s", when,
-             type ? type : "unknown", e->job ? e->job : "",
-             e->occ ? " " : "", e->occ ? e->occ : "", e->node ? " node=" : "",
-             e->node ? e->node : "", e->detail ? "  " : "",
-             e->detail ? detail : "");
+    snprintf(line, sizeof line, "%s  %-14s %-20s %s%s%s%s%s%s", when,
+             type ? type : "unknown", e->job ? e->job : "-",
+             e->occ ? e->occ : "", e->occ ? "  " : "",
+             e->node ? "node " : "", e->node ? e->node : "",
+             e->node ? "  " : "", detail);
     tock_output_line(line);
     return 0;
 }

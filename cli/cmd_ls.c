@@ -67,7 +67,7 @@ static const struct tock_cli_usage ls_usage = {
 static int ls_table(const struct tock_job_state *list, size_t n)
 {
     static const char *const head[] = {"ID",        "TRIGGER",     "HANDLER",
-                                       "QUEUE",     "NEXT FIRE",   "LAST",
+                                       "QUEUE",     "NEXT FIRE",   "LAST STATUS",
                                        "PAUSED"};
     struct tock_output_table *t = tock_output_table_new(7, head);
     char next[48];

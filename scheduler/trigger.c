@@ -239,7 +239,7 @@ static int parse_local_date(const char *body, const struct tock_tz *tz,
 {
     char buf[80];
     struct tock_civil c;
-    int64_t local_ms, first, second;
+    int64_t local_ms = 0, first, second;
     enum tock_tz_local_kind kind;
     int rc;
 

@@ -65,7 +65,11 @@ void tock_logf(struct tock_log *log, enum tock_log_level level,
     ;
 
 void tock_vlogf(struct tock_log *log, enum tock_log_level level,
-                const char *component, const char *fmt, va_list ap);
+                const char *component, const char *fmt, va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 0)))
+#endif
+    ;
 
 /* tock_log_level_parse parses "debug", "info", "warn", "error" or "off"
  * (case-insensitive, as TOCK_LOG and --log give them) into *out. */
