@@ -1006,11 +1006,20 @@ static int next_in_zone(const struct tock_cron *c, const struct tock_tz *tz,
                           c->text);
 }
 
+/* Searches start within the years tock can represent (plus a day of zone
+ * offset), so `after + 1` and the civil arithmetic cannot overflow. */
+#define CRON_AFTER_MIN (-86400LL * 2)
+#define CRON_AFTER_MAX 253402300799LL /* 9999-12-31T23:59:59Z */
+
 int tock_cron_next(const struct tock_cron *c, const struct tock_tz *tz,
                    int64_t after, int64_t *out, struct tock_error *err)
 {
     int64_t local;
 
+    if (after >= CRON_AFTER_MAX)
+        return no_next(c, err);
+    if (after < CRON_AFTER_MIN)
+        after = CRON_AFTER_MIN;
     if (tz != NULL)
         return next_in_zone(c, tz, after, out, err);
     if (!next_local(c, after + 1, &local))

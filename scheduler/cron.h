@@ -5,7 +5,7 @@
  * leading seconds field, separated by spaces or tabs. Each field is a comma
  * list of terms:
  *
- *   *  ?  N  A-B  * /S  A-B/S  N/S (= N-max/S)        every field (? only in
+ *   *  ?  N  A-B  `*`/S  A-B/S  N/S (= N-max/S)        every field (? only in
  *                                                    the two day fields)
  *   JAN..DEC                                         month (any case)
  *   SUN..SAT, 0-7 (0 and 7 are Sunday)               day-of-week
@@ -16,11 +16,11 @@
  * Day rule. When both day fields are restricted (neither selects every
  * value), a day matching either fires (the classic cron OR rule);
  * otherwise a day must match both. "Restricted" is decided by the set a
- * field selects, not by its spelling: `* / 2` (every other day) is
+ * field selects, not by its spelling: `*`/2 (every other day) is
  * restricted, `1-31` and `?` are not.
  *
  * DST rules (tock_cron_next). An expression is "hour-wild" when its hour
- * field selects every Nth hour from 0 (`*`, `* /2`, `0-23/3`). Then local
+ * field selects every Nth hour from 0 (`*`, `*`/2, `0-23/3`). Then local
  * times that do not exist are skipped and repeated local times fire in
  * both passes, in real time. Otherwise occurrences in a spring-forward gap
  * fire once, at the first instant after the gap, and repeated local times

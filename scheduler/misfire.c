@@ -163,6 +163,11 @@ int tock_misfire_plan(const struct tock_trigger *t, int64_t last_ms,
     bool has;
     int rc;
 
+    /* Inside tock's time range no difference below can overflow. */
+    if (last_ms < TOCK_TIME_MIN_MS - 1)
+        last_ms = TOCK_TIME_MIN_MS - 1;
+    if (now_ms > TOCK_TIME_MAX_MS)
+        now_ms = TOCK_TIME_MAX_MS;
     memset(out, 0, sizeof *out);
     out->missed_until_ms = out->watermark_ms = last_ms;
     if (grace_ms < 0 && grace_ms != TOCK_GRACE_UNLIMITED)
@@ -177,7 +182,7 @@ int tock_misfire_plan(const struct tock_trigger *t, int64_t last_ms,
         return rc;
     }
     /* Missed: s < now - grace, i.e. s <= now - grace - 1. */
-    if (grace_ms != TOCK_GRACE_UNLIMITED && now_ms - last_ms > grace_ms + 1)
+    if (grace_ms != TOCK_GRACE_UNLIMITED && now_ms - last_ms - 1 > grace_ms)
         cutoff = now_ms - grace_ms - 1;
     if ((rc = plan_missed(t, last_ms, cutoff, out, err)) != 0)
         return rc;

@@ -9,7 +9,6 @@
 #include "scheduler/trigger.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -222,6 +221,15 @@ static bool has_offset(const char *text)
     return t != NULL && strpbrk(t, "Zz+-") != NULL;
 }
 
+/* format_offset writes a UTC offset as "+HH:MM" / "-HH:MM". */
+static void format_offset(int32_t off, char buf[8])
+{
+    int32_t a = off < 0 ? -off : off;
+
+    snprintf(buf, 8, "%c%02d:%02d", off < 0 ? '-' : '+', (int)(a / 3600 % 100),
+             (int)(a / 60 % 60));
+}
+
 static void civil_of(int64_t s, struct tock_civil *c)
 {
     int64_t days = floor_div(s, 86400), sod = s - days * 86400;
@@ -241,6 +249,7 @@ static int parse_local_date(const char *body, const struct tock_tz *tz,
     struct tock_civil c;
     int64_t local_ms = 0, first, second;
     enum tock_tz_local_kind kind;
+    char off[8];
     int rc;
 
     snprintf(buf, sizeof buf, "%.70sZ", body);
@@ -256,14 +265,13 @@ static int parse_local_date(const char *body, const struct tock_tz *tz,
                               "skip it); give the time after the change or "
                               "an explicit offset",
                               body, tock_tz_name(tz));
+    format_offset(tock_tz_offset(tz, first), off);
     if (kind == TOCK_LOCAL_FOLD)
         return tock_error_set(err, TOCK_EINVAL,
                               "date %.40s happens twice in %s (the clocks go "
                               "back); add the offset to say which, e.g. "
-                              "%.19s%+03d:%02d",
-                              body, tock_tz_name(tz), body,
-                              tock_tz_offset(tz, first) / 3600,
-                              abs(tock_tz_offset(tz, first)) / 60 % 60);
+                              "%.19s%s",
+                              body, tock_tz_name(tz), body, off);
     *ms = first * 1000 + (local_ms - floor_div(local_ms, 1000) * 1000);
     return check_instant(*ms, "date", err);
 }
@@ -273,6 +281,7 @@ static int parse_date(struct tock_trigger *t, char *body,
 {
     const char *zone = split_zone(body);
     int32_t zone_off;
+    char off[8];
     int rc;
 
     if ((rc = load_zone(zone, &t->tz, err)) != 0)
@@ -291,13 +300,13 @@ static int parse_date(struct tock_trigger *t, char *body,
     t->u.date.offset = offset_of(body);
     zone_off = t->tz ? tock_tz_offset(t->tz, floor_div(t->u.date.at_ms, 1000))
                      : 0;
+    format_offset(zone_off, off);
     if (zone != NULL && zone_off != t->u.date.offset)
         return tock_error_set(err, TOCK_EINVAL,
                               "date %.40s: its offset conflicts with %s, "
-                              "which is at UTC%+03d:%02d then; fix the "
-                              "offset or drop it",
-                              body, zone, zone_off / 3600,
-                              (zone_off < 0 ? -zone_off : zone_off) / 60 % 60);
+                              "which is at UTC%s then; fix the offset or "
+                              "drop it",
+                              body, zone, off);
     return 0;
 }
 
@@ -532,59 +541,53 @@ static void format_fixed(int64_t ms, int32_t off, char *buf, size_t cap)
              c.day, c.hour, c.minute, c.second, fraction, zone);
 }
 
-static void put_zone(struct out *o, const struct tock_trigger *t)
+static void format_node(const struct tock_trigger *t, struct out *o);
+
+/* format_leaf writes a date, interval, cron or calendar trigger. */
+static void format_leaf(const struct tock_trigger *t, struct out *o)
 {
-    if (t->tz == NULL)
-        return;
-    put(o, "@");
-    put(o, tock_tz_name(t->tz));
+    char buf[TOCK_TRIGGER_MAX_TEXT];
+
+    if (t->kind == TOCK_TRIGGER_DATE) {
+        tock_trigger_format_time(t, t->u.date.at_ms, buf, sizeof buf);
+        put(o, "date:");
+    } else if (t->kind == TOCK_TRIGGER_INTERVAL) {
+        put(o, "interval:");
+        tock_format_duration_ms(t->u.interval.period_ms, buf, sizeof buf);
+        if (t->u.interval.anchor_ms != TOCK_TRIGGER_UNANCHORED) {
+            put(o, buf);
+            put(o, "@");
+            tock_time_format(t->u.interval.anchor_ms, NULL, buf, sizeof buf);
+        }
+    } else if (t->kind == TOCK_TRIGGER_CRON) {
+        put(o, "cron:");
+        snprintf(buf, sizeof buf, "%s", tock_cron_text(t->u.cron));
+    } else {
+        put(o, "calendar:");
+        tock_calendar_format(&t->u.cal, buf, sizeof buf);
+    }
+    put(o, buf);
+    if (t->tz != NULL) {
+        put(o, "@");
+        put(o, tock_tz_name(t->tz));
+    }
 }
 
 static void format_node(const struct tock_trigger *t, struct out *o)
 {
-    char buf[TOCK_TRIGGER_MAX_TEXT];
     size_t i;
 
-    switch (t->kind) {
-    case TOCK_TRIGGER_DATE:
-        if (t->tz != NULL)
-            tock_time_format(t->u.date.at_ms, t->tz, buf, sizeof buf);
-        else
-            format_fixed(t->u.date.at_ms, t->u.date.offset, buf, sizeof buf);
-        put(o, "date:");
-        put(o, buf);
-        put_zone(o, t);
+    if (t->kind != TOCK_TRIGGER_AND && t->kind != TOCK_TRIGGER_OR) {
+        format_leaf(t, o);
         return;
-    case TOCK_TRIGGER_INTERVAL:
-        tock_format_duration_ms(t->u.interval.period_ms, buf, sizeof buf);
-        put(o, "interval:");
-        put(o, buf);
-        if (t->u.interval.anchor_ms != TOCK_TRIGGER_UNANCHORED) {
-            tock_time_format(t->u.interval.anchor_ms, NULL, buf, sizeof buf);
-            put(o, "@");
-            put(o, buf);
-        }
-        return;
-    case TOCK_TRIGGER_CRON:
-        put(o, "cron:");
-        put(o, tock_cron_text(t->u.cron));
-        put_zone(o, t);
-        return;
-    case TOCK_TRIGGER_CALENDAR:
-        tock_calendar_format(&t->u.cal, buf, sizeof buf);
-        put(o, "calendar:");
-        put(o, buf);
-        put_zone(o, t);
-        return;
-    default:
-        put(o, t->kind == TOCK_TRIGGER_AND ? "and(" : "or(");
-        for (i = 0; i < t->u.set.count; i++) {
-            if (i > 0)
-                put(o, ", ");
-            format_node(t->u.set.child[i], o);
-        }
-        put(o, ")");
     }
+    put(o, t->kind == TOCK_TRIGGER_AND ? "and(" : "or(");
+    for (i = 0; i < t->u.set.count; i++) {
+        if (i > 0)
+            put(o, ", ");
+        format_node(t->u.set.child[i], o);
+    }
+    put(o, ")");
 }
 
 size_t tock_trigger_format(const struct tock_trigger *t, char *buf,

@@ -392,6 +392,13 @@ static void test_end_of_time(void **state)
                      TOCK_ENOTIME);
     assert_non_null(strstr(err.msg, "no occurrence before year 10000"));
     tock_cron_free(c);
+    /* Any int64 is a valid `after`: no overflow at either end. */
+    assert_tock_ok(tock_cron_parse("* * * * * *", &c, &err), &err);
+    assert_int_equal(tock_cron_next(c, NULL, INT64_MAX, &next, &err),
+                     TOCK_ENOTIME);
+    assert_tock_ok(tock_cron_next(c, NULL, INT64_MIN, &next, &err), &err);
+    assert_true(next < 0);
+    tock_cron_free(c);
 }
 
 /* -------------------------------------------------------------- DST rules */

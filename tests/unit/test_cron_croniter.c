@@ -12,11 +12,11 @@
  *   - N#K / NL mixed with plain weekdays: croniter refuses them;
  *   - steps larger than the field's maximum: tock refuses them;
  *   - 7 for Sunday in 6-field expressions, and steps in their
- *     day-of-week (croniter expands * /N and N/S up to 7): croniter maps
- *     7 to 0 only with 5 fields, so with 6 a 7 never matches and "* /1"
+ *     day-of-week (croniter expands `*`/N and N/S up to 7): croniter maps
+ *     7 to 0 only with 5 fields, so with 6 a 7 never matches and "`*`/1"
  *     is not "every day".
  *   - day-of-month lists that mix days above 28 with smaller ones (also
- *     * /S and N/S, which run up to 31): croniter adds the distance to
+ *     `*`/S and N/S, which run up to 31): croniter adds the distance to
  *     the 31st to the date and lands past the 1st of a short month's
  *     successor (0 0 1,31 * * from February 10 skips March 1).
  *   - days above 28 in months that lack them, with a restricted
@@ -122,7 +122,7 @@ static void field(char *out, size_t cap, int lo, int hi, int kind,
 
 /* dom_field writes a day-of-month field that does not mix days above 28
  * with smaller ones (croniter overshoots into the next month then, see
- * the known differences), so no * /S or N/S, which run up to 31. */
+ * the known differences), so no `*`/S or N/S, which run up to 31. */
 static void dom_field(char *out, size_t cap)
 {
     static const char *const high[] = {"29", "30", "31", "29-31", "30,31",
@@ -166,7 +166,7 @@ static void gen(char *out, size_t cap)
         nth_dow(f[5], sizeof f[5], dow_hi);
     else
         field(f[5], sizeof f[5], 0, dow_hi, 4, 50);
-    /* With 6 fields croniter reads * /N and N/S in day-of-week up to 7,
+    /* With 6 fields croniter reads `*`/N and N/S in day-of-week up to 7,
      * which it then does not map to Sunday: leave steps out there. */
     while (secs && strchr(f[5], '/') != NULL)
         field(f[5], sizeof f[5], 0, dow_hi, 4, 50);

@@ -254,6 +254,13 @@ static void test_latest_and_errors(void **state)
     assert_int_equal(tock_misfire_plan(t, 0, 1, -5, true, &p, &err),
                      TOCK_EINVAL);
     assert_non_null(strstr(err.msg, "negative"));
+    /* Extreme inputs stay well defined. */
+    assert_tock_ok(tock_misfire_plan(t, INT64_MIN, INT64_MAX, INT64_MAX, true,
+                                     &p, &err),
+                   &err);
+    assert_true(p.fire);
+    assert_int_equal(p.fire_ms, ms_at("9999-01-01T00:00:00Z"));
+    assert_false(p.has_next);
     tock_trigger_free(t);
     t = parse_ok("interval:1m");
     assert_int_equal(tock_misfire_plan(t, 0, 1, 0, true, &p, &err),

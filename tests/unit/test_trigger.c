@@ -179,7 +179,10 @@ static void test_text_errors(void **state)
     check_error("cron:0 3 * * *@Mars/Olympus", TOCK_ENOENT, "Mars/Olympus");
     check_error("cron:0 3 * * *@", TOCK_EINVAL, "time zone after '@' is empty");
     check_error("cron:0 3 * * *@../../etc/passwd", TOCK_EINVAL, "");
-    check_error("cron:0 3 * * *@europe/berlin", TOCK_ENOENT, "");
+    check_error("cron:0 3 * * *@europe/berlin", TOCK_ENOENT,
+                "did you mean 'Europe/Berlin'");
+    check_error("cron:0 3 * * *@UTC+3", TOCK_EINVAL, "POSIX TZ string");
+    check_error("cron:0 3 * * *@Local", TOCK_EINVAL, "not a zone");
     check_error("cron:", TOCK_EINVAL, "cron expression is empty");
     check_error("interval:0s", TOCK_ERANGE, "out of range");
     check_error("interval:0ms", TOCK_ERANGE, "out of range");
@@ -552,6 +555,98 @@ static void test_overflow(void **state)
     tock_trigger_free(t);
 }
 
+/* Random calendar triggers in zones with DST: occurrences increase, fall
+ * on the anchor date plus a multiple of the period (clamped to the month's
+ * end), at the time of day -- or, when that does not exist, at the end of
+ * the gap, and when it happens twice, in its first pass. */
+struct cal_case {
+    int every, unit, ay, am, ad, tod; /* tod in minutes */
+};
+
+static int cal_gaps, cal_folds;
+
+static void check_occurrence(const char *text, const struct tock_tz *tz,
+                             const struct cal_case *k, int64_t ms)
+{
+    struct tock_civil l, want;
+    int64_t idx, first, second;
+    enum tock_tz_local_kind kind;
+    int dim;
+
+    tock_tz_to_local(tz, ms / 1000, &l, NULL);
+    if (k->unit < 2) {
+        idx = tock_days_from_civil(l.year, l.month, l.day) -
+              tock_days_from_civil(k->ay, k->am, k->ad);
+        if (idx < 0 || idx % (k->every * (k->unit ? 7 : 1)) != 0)
+            fail_msg("%s: %04d-%02d-%02d is off the grid", text, l.year,
+                     l.month, l.day);
+    } else {
+        idx = (l.year * 12 + l.month) - (k->ay * 12 + k->am);
+        dim = tock_days_in_month(l.year, l.month);
+        if (idx < 0 || idx % (k->unit == 2 ? k->every : k->every * 12) != 0 ||
+            l.day != (k->ad < dim ? k->ad : dim))
+            fail_msg("%s: %04d-%02d-%02d is off the grid", text, l.year,
+                     l.month, l.day);
+    }
+    want = l;
+    want.hour = k->tod / 60;
+    want.minute = k->tod % 60;
+    want.second = 0;
+    kind = tock_tz_from_local(tz, &want, &first, &second);
+    cal_gaps += kind == TOCK_LOCAL_GAP;
+    cal_folds += kind == TOCK_LOCAL_FOLD;
+    if (first * 1000 != ms)
+        fail_msg("%s: fired at %02d:%02d local, expected %s of %02d:%02d",
+                 text, l.hour, l.minute,
+                 kind == TOCK_LOCAL_GAP ? "the gap end" : "the first pass",
+                 want.hour, want.minute);
+}
+
+static void test_calendar_property(void **state)
+{
+    static const char *const zones[] = {"Europe/Berlin", "America/New_York",
+                                        "Australia/Lord_Howe",
+                                        "America/Sao_Paulo"};
+    static const char *const units[] = {"days", "weeks", "months", "years"};
+    static const int tods[] = {450, 150, 135, 30, 90};
+    struct tock_error err = {0};
+    struct tock_trigger *t;
+    struct tock_tz *tz;
+    struct cal_case k;
+    char text[200];
+    uint64_t x = 0x853c49e6748fea9bULL;
+    int64_t after, next;
+    int r, i;
+
+    (void)state;
+    for (r = 0; r < 300; r++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        k.unit = (int)(x % 4);
+        k.every = 1 + (int)((x >> 8) % (k.unit == 3 ? 2 : 5));
+        k.ay = 2012 + (int)((x >> 16) % 14);
+        k.am = 1 + (int)((x >> 24) % 12);
+        k.ad = 1 + (int)((x >> 32) % (uint64_t)tock_days_in_month(k.ay, k.am));
+        k.tod = tods[(x >> 44) % 5];
+        snprintf(text, sizeof text,
+                 "calendar:every %d %s at %02d:%02d from %04d-%02d-%02d@%s",
+                 k.every, units[k.unit], k.tod / 60, k.tod % 60, k.ay, k.am,
+                 k.ad, zones[(x >> 40) % 4]);
+        assert_tock_ok(tock_tz_load(zones[(x >> 40) % 4], &tz, &err), &err);
+        t = parse_ok(text);
+        after = ms_at("2010-01-01T00:00:00Z") +
+                (int64_t)((x >> 20) % 500000000ULL) * 1000;
+        for (i = 0; i < 30; i++, after = next) {
+            assert_tock_ok(tock_trigger_next(t, after, &next, &err), &err);
+            assert_true(next > after);
+            check_occurrence(text, tz, &k, next);
+        }
+        tock_trigger_free(t);
+        tock_tz_free(tz);
+    }
+    /* The walks did cross gaps and folds. */
+    assert_true(cal_gaps > 0 && cal_folds > 0);
+}
+
 /* ------------------------------------------------------------------ jitter */
 
 static void test_jitter(void **state)
@@ -585,6 +680,7 @@ int main(void)
         cmocka_unit_test(test_text_errors),
         cmocka_unit_test(test_date_and_interval),
         cmocka_unit_test(test_calendar),
+        cmocka_unit_test(test_calendar_property),
         cmocka_unit_test(test_cron_kind),
         cmocka_unit_test(test_and_or),
         cmocka_unit_test(test_and_never),
