@@ -143,6 +143,7 @@ static void on_outcome(void *data, const struct tock_loop_outcome *o)
     struct standalone *sa = data;
     char when[32], sched[32], next[32], occ[TOCK_OCC_MAX];
     bool fired = strcmp(o->what, "fired") == 0;
+    int64_t now;
 
     if (fired)
         tock_runner_kick(sa->runner);
@@ -160,7 +161,8 @@ static void on_outcome(void *data, const struct tock_loop_outcome *o)
                              o->miss_reason));
         return;
     }
-    local_time(now_ms(), when, sizeof when);
+    now = now_ms();
+    local_time(now, when, sizeof when);
     local_time(o->sched_ms, sched, sizeof sched);
     local_time(o->next_ms, next, sizeof next);
     if (o->n_missed > 0)
@@ -168,8 +170,11 @@ static void on_outcome(void *data, const struct tock_loop_outcome *o)
                "missed", sa->idw, o->job, o->n_missed,
                o->miss_reason != NULL ? o->miss_reason : "missed");
     if (fired)
+        /* lateness as this line shows it: the time printed minus the
+         * scheduled time (same host clock; the JSON form has the loop's
+         * own measure on the store's clock) */
         printf("%s  %-8s %-*s scheduled %s (+%" PRId64 " ms)  next %s\n",
-               when, "fired", sa->idw, o->job, sched, o->late_ms, next);
+               when, "fired", sa->idw, o->job, sched, now - o->sched_ms, next);
     else if (strcmp(o->what, "missed") == 0 || strcmp(o->what, "skipped") == 0)
         printf("%s  %-8s %-*s scheduled %s (%s)\n", when, o->what, sa->idw,
                o->job, sched,

@@ -8,6 +8,7 @@
 #include "standalone_fixture.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 
 static int setup(void **state)
 {
@@ -143,6 +144,47 @@ static void fires_end_to_end(void **state)
 
 /* ---------------------------------------------------------- restart */
 
+/* check_json_lines: with --json every line on stdout is one JSON object
+ * with an "event"; the run printed started, fired, result and stopped. */
+static void check_json_lines(struct sa_fixture *f, const char *log)
+{
+    char path[SA_PATH_MAX], *text, *line, *save = NULL;
+    int started = 0, fired = 0, results = 0, stopped = 0;
+
+    text = sa_read(sa_path(f, log, path, sizeof path));
+    for (line = strtok_r(text, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        json_error_t jerr;
+        json_t *obj;
+        const char *ev;
+
+        if (line[0] != '{')
+            continue; /* a log line (stderr shares the file) */
+        obj = json_loads(line, 0, &jerr);
+        if (obj == NULL)
+            fail_msg("not JSON: %s (%s)", line, jerr.text);
+        ev = json_string_value(json_object_get(obj, "event"));
+        assert_non_null(ev);
+        started += strcmp(ev, "started") == 0;
+        fired += strcmp(ev, "fired") == 0;
+        stopped += strcmp(ev, "stopped") == 0;
+        if (strcmp(ev, "result") == 0) {
+            results++;
+            assert_string_equal(
+                json_string_value(json_object_get(obj, "job")), "fast");
+            assert_non_null(json_object_get(obj, "occurrence"));
+            assert_true(json_is_integer(json_object_get(obj, "scheduled")));
+            assert_non_null(json_object_get(obj, "status"));
+        }
+        json_decref(obj);
+    }
+    tock_free(text);
+    assert_int_equal(started, 1);
+    assert_int_equal(stopped, 1);
+    assert_true(fired >= 2);
+    assert_true(results >= 2);
+}
+
 /* The job goes on after a SIGTERM and a start with the same config: the
  * apply changes nothing (version stays 1), occurrences continue after the
  * gap, and no occurrence ran twice. */
@@ -165,7 +207,7 @@ static void survives_restart(void **state)
 
     sa_sleep_ms(700); /* at least one occurrence falls due while down */
     restart_ms = sa_now_ms();
-    pid = start_standalone(f, cfg, "out2.log", "--log-level=info");
+    pid = start_standalone(f, cfg, "out2.log", "--json");
     assert_true(sa_wait_status(f, "fast", "ok", first_ok + 3, 8000) >=
                 first_ok + 3);
     assert_int_equal(sa_stop(pid, 8000), 0);
@@ -186,6 +228,7 @@ static void survives_restart(void **state)
     tock_run_list_free(runs, n);
     sa_path(f, "exec.log", exec_log, sizeof exec_log);
     assert_true(lines_unique(exec_log));
+    check_json_lines(f, "out2.log");
 }
 
 /* ---------------------------------------------------------- crashes */
