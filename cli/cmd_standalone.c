@@ -19,9 +19,9 @@
  *      (worker/runner.h) start in one uv loop. Each firing the loop
  *      commits is printed and kicks the runner; each result the runner
  *      reports is printed.
- * ON SIGINT or SIGTERM: the firing loop stops (its claims released), the
- *   runner drains (--drain), the pool stops its children, exit 0. A second
- *   signal stops at once.
+ * ON SIGINT, SIGTERM or SIGHUP: the firing loop stops (its claims
+ *   released), the runner drains (--drain), the pool stops its children,
+ *   exit 0. A second signal stops at once (exit 1).
  *
  * Output: one line per firing and per result on stdout, local time,
  * aligned; with --json one JSON object per line. Logs go to stderr.
@@ -67,7 +67,7 @@ struct options {
 
 struct standalone {
     uv_loop_t loop;
-    uv_signal_t sigterm, sigint;
+    uv_signal_t sigs[3]; /* SIGTERM, SIGINT, SIGHUP */
     bool signals_inited, torn_down, loop_stopped, runner_stopped;
     struct tock_log *log;
     struct tock_pool *pool;
@@ -269,10 +269,9 @@ static void close_signals(struct standalone *sa)
 {
     if (!sa->signals_inited)
         return;
-    if (!uv_is_closing((uv_handle_t *)&sa->sigterm))
-        uv_close((uv_handle_t *)&sa->sigterm, NULL);
-    if (!uv_is_closing((uv_handle_t *)&sa->sigint))
-        uv_close((uv_handle_t *)&sa->sigint, NULL);
+    for (size_t i = 0; i < 3; i++)
+        if (!uv_is_closing((uv_handle_t *)&sa->sigs[i]))
+            uv_close((uv_handle_t *)&sa->sigs[i], NULL);
 }
 
 static void teardown(struct standalone *sa)
@@ -324,10 +323,17 @@ static void on_runner_stopped(struct tock_runner *r, int status, void *ctx)
     maybe_stop_pool(sa);
 }
 
+static const char *signame(int signum)
+{
+    if (signum == SIGINT)
+        return "SIGINT";
+    return signum == SIGHUP ? "SIGHUP" : "SIGTERM";
+}
+
 static void on_signal(uv_signal_t *sig, int signum)
 {
     struct standalone *sa = sig->data;
-    const char *name = signum == SIGINT ? "SIGINT" : "SIGTERM";
+    const char *name = signame(signum);
 
     if (++sa->signals > 1) {
         tock_logf(sa->log, TOCK_LOG_WARN, "standalone",
@@ -440,7 +446,8 @@ done:
     return rc;
 }
 
-static int apply_jobs(struct standalone *sa, const struct tock_jobspec_set *jobs,
+static int apply_jobs(struct standalone *sa,
+                      const struct tock_jobspec_set *jobs,
                       struct tock_error *err)
 {
     struct tock_apply_report rep = {0};
@@ -466,15 +473,20 @@ static int apply_jobs(struct standalone *sa, const struct tock_jobspec_set *jobs
 
 static int start_signals(struct standalone *sa)
 {
+    static const int signums[3] = {SIGTERM, SIGINT, SIGHUP};
+    size_t i;
     int rc;
 
-    uv_signal_init(&sa->loop, &sa->sigterm);
-    uv_signal_init(&sa->loop, &sa->sigint);
+    /* SIGHUP too: a closed terminal is a request to stop cleanly. */
+    for (i = 0; i < 3; i++) {
+        uv_signal_init(&sa->loop, &sa->sigs[i]);
+        sa->sigs[i].data = sa;
+    }
     sa->signals_inited = true;
-    sa->sigterm.data = sa->sigint.data = sa;
-    if ((rc = uv_signal_start(&sa->sigterm, on_signal, SIGTERM)) != 0 ||
-        (rc = uv_signal_start(&sa->sigint, on_signal, SIGINT)) != 0)
-        return rc;
+    for (i = 0; i < 3; i++)
+        if ((rc = uv_signal_start(&sa->sigs[i], on_signal,
+                                  signums[i])) != 0)
+            return rc;
     return 0;
 }
 
@@ -612,8 +624,8 @@ static int parse(int argc, char **argv, struct options *o,
     o->concurrency = CONCURRENCY_DEFAULT;
     o->lease_ms = TOCK_RUNNER_LEASE_DEFAULT_MS;
     o->drain_ms = TOCK_RUNNER_DRAIN_DEFAULT_MS;
-    if ((rc = tock_flags_parse(flags, argc, argv, 1, &npos, o, "tock standalone",
-                               err)) != 0)
+    if ((rc = tock_flags_parse(flags, argc, argv, 1, &npos, o,
+                               "tock standalone", err)) != 0)
         return rc;
     if (o->help) {
         usage(flags, stdout);

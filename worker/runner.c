@@ -109,6 +109,7 @@ struct tock_runner {
     bool started, stopping, freeing, stop_called;
     bool want_take, want_touch, want_reclaim, want_check;
     uint64_t backoff_until, last_reclaim;
+    uint64_t down_since;         /* uv_now() of the first failure, 0: up */
     int64_t data_version;        /* last seen; -1 before the first check */
     int rechecks;                /* since the last file event */
     int last_store_rc;
@@ -231,8 +232,8 @@ static int reject(struct held *h, int32_t attempt, const char *why)
     res->started_ms = res->finished_ms = now;
     res->exit_code = -1;
     h->state = H_DONE;
-    tock_logf(h->r->log, TOCK_LOG_WARN, LOGC, "task %" PRId64 " (%s) rejected: %s",
-              h->task_id, h->occ, why);
+    tock_logf(h->r->log, TOCK_LOG_WARN, LOGC,
+              "task %" PRId64 " (%s) rejected: %s", h->task_id, h->occ, why);
     return 0;
 }
 
@@ -245,8 +246,9 @@ static int result_copy(struct tock_result *dst, const struct tock_result *src)
     dst->occ = tock_strdup(src->occ);
     dst->worker = tock_strdup(src->worker);
     dst->error = src->error != NULL ? tock_strdup(src->error) : NULL;
-    dst->output = src->output_len > 0 ? tock_memdup(src->output, src->output_len)
-                                      : NULL;
+    dst->output = src->output_len > 0
+                      ? tock_memdup(src->output, src->output_len)
+                      : NULL;
     if (dst->occ == NULL || dst->worker == NULL ||
         (src->error != NULL && dst->error == NULL) ||
         (src->output_len > 0 && dst->output == NULL)) {
@@ -502,14 +504,35 @@ static void op_reset(struct op *op)
     op->kind = OP_NONE;
 }
 
+/* store_failed backs off after a failed store call. It logs an error
+ * once when the store starts failing and at debug level while it goes on
+ * failing (a store down for an hour must not fill the disk with the same
+ * line every second); store_ok says when it answers again. */
 static void store_failed(struct tock_runner *r, const char *what, int rc,
                          const struct tock_error *err)
 {
+    uint64_t now = uv_now(r->loop);
+    bool first = r->down_since == 0;
+
     r->last_store_rc = rc;
-    r->backoff_until = uv_now(r->loop) + TOCK_RUNNER_BACKOFF_MS;
-    tock_logf(r->log, TOCK_LOG_ERROR, LOGC, "%s failed: %s; retrying in %d ms",
-              what, err != NULL && err->msg[0] ? err->msg : tock_strerror(rc),
+    r->backoff_until = now + TOCK_RUNNER_BACKOFF_MS;
+    if (first)
+        r->down_since = now;
+    tock_logf(r->log, first ? TOCK_LOG_ERROR : TOCK_LOG_DEBUG, LOGC,
+              "%s failed: %s; retrying every %d ms", what,
+              err != NULL && err->msg[0] ? err->msg : tock_strerror(rc),
               TOCK_RUNNER_BACKOFF_MS);
+}
+
+static void store_ok(struct tock_runner *r)
+{
+    r->backoff_until = 0;
+    if (r->down_since == 0)
+        return;
+    tock_logf(r->log, TOCK_LOG_INFO, LOGC,
+              "store answers again after %" PRIu64 " ms",
+              uv_now(r->loop) - r->down_since);
+    r->down_since = 0;
 }
 
 /* ---- after a take */
@@ -700,7 +723,7 @@ static void op_done(uv_work_t *req, int status)
 
     (void)status; /* uv_cancel is never called: the work always ran */
     if (op->rc == 0)
-        r->backoff_until = 0;
+        store_ok(r);
     if (!r->freeing) {
         switch (kind) {
         case OP_TAKE: took(r, op); break;
@@ -772,7 +795,8 @@ static size_t collect(struct tock_runner *r, enum held_state state,
         op->ok = tock_calloc(n, sizeof *op->ok);
     }
     if (op->items == NULL ||
-        (want_ids && (op->ids == NULL || op->deliv == NULL || op->ok == NULL))) {
+        (want_ids &&
+         (op->ids == NULL || op->deliv == NULL || op->ok == NULL))) {
         op_reset(op);
         return 0;
     }
@@ -1043,8 +1067,9 @@ static int watch_paths(struct tock_runner *r, const char *path)
         r->watch_dir = tock_strdup(".");
         r->watch_base = tock_strdup(path);
     } else {
-        r->watch_dir = slash == path ? tock_strdup("/")
-                                     : tock_strndup(path, (size_t)(slash - path));
+        r->watch_dir = slash == path
+                           ? tock_strdup("/")
+                           : tock_strndup(path, (size_t)(slash - path));
         r->watch_base = tock_strdup(slash + 1);
     }
     if (r->watch_dir == NULL || r->watch_base == NULL)
@@ -1143,7 +1168,8 @@ int tock_runner_new(uv_loop_t *loop, struct tock_store *store,
     r->ctx = opts->ctx;
     r->lease_ms = opts->lease_ms > 0 ? opts->lease_ms
                                      : TOCK_RUNNER_LEASE_DEFAULT_MS;
-    r->poll_ms = opts->poll_ms > 0 ? opts->poll_ms : TOCK_RUNNER_POLL_DEFAULT_MS;
+    r->poll_ms = opts->poll_ms > 0 ? opts->poll_ms
+                                   : TOCK_RUNNER_POLL_DEFAULT_MS;
     r->reclaim_ms = r->lease_ms / 4 > r->poll_ms ? r->lease_ms / 4 : r->poll_ms;
     if (opts->reclaim_ms != 0)
         r->reclaim_ms = opts->reclaim_ms;

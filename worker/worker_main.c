@@ -7,12 +7,13 @@
  *      the root check (RELIABILITY.md d: refused unless --allow-root).
  *   2. The pool: it forks its children, so before anything opens the store
  *      (a SQLite connection must never cross a fork).
- *   3. The store, then the runner (worker/runner.h), then SIGTERM/SIGINT.
- * ON SIGTERM or SIGINT: the runner drains (--drain, default 30 s: running
- *   tasks finish and are reported; what still runs then is stopped and
- *   handed back), the pool stops its children, exit 0. A second signal
- *   stops at once: running handlers are killed and their tasks are handed
- *   out again after their lease.
+ *   3. The store, then the runner (worker/runner.h), then the signals.
+ * ON SIGTERM, SIGINT or SIGHUP: the runner drains (--drain, default 30 s:
+ *   running tasks finish and are reported; what still runs then is
+ *   stopped and handed back), the pool stops its children, exit 0 (1 when
+ *   a result could not be written). A second signal stops at once (exit
+ *   1): running handlers are killed and their tasks are handed out again
+ *   after their lease.
  *
  * Only main() may exit; everything it runs lives in libtock.
  */
@@ -48,7 +49,7 @@ struct options {
 
 struct worker {
     uv_loop_t loop;
-    uv_signal_t sigterm, sigint;
+    uv_signal_t sigs[3]; /* SIGTERM, SIGINT, SIGHUP */
     struct tock_log *log;
     struct tock_pool *pool;
     struct tock_store *store;
@@ -153,10 +154,9 @@ static void close_signals(struct worker *w)
 {
     if (!w->signals_inited)
         return;
-    if (!uv_is_closing((uv_handle_t *)&w->sigterm))
-        uv_close((uv_handle_t *)&w->sigterm, NULL);
-    if (!uv_is_closing((uv_handle_t *)&w->sigint))
-        uv_close((uv_handle_t *)&w->sigint, NULL);
+    for (size_t i = 0; i < 3; i++)
+        if (!uv_is_closing((uv_handle_t *)&w->sigs[i]))
+            uv_close((uv_handle_t *)&w->sigs[i], NULL);
 }
 
 static void teardown(struct worker *w)
@@ -187,6 +187,13 @@ static void on_runner_stopped(struct tock_runner *r, int status, void *ctx)
         teardown(w);
 }
 
+static const char *signame(int signum)
+{
+    if (signum == SIGINT)
+        return "SIGINT";
+    return signum == SIGHUP ? "SIGHUP" : "SIGTERM";
+}
+
 static void on_signal(uv_signal_t *sig, int signum)
 {
     struct worker *w = sig->data;
@@ -195,14 +202,14 @@ static void on_signal(uv_signal_t *sig, int signum)
         tock_logf(w->log, TOCK_LOG_WARN, "worker",
                   "%s again: stopping now; running tasks are handed out "
                   "again after their lease",
-                  signum == SIGINT ? "SIGINT" : "SIGTERM");
+                  signame(signum));
         w->exit_code = 1;
         teardown(w);
         return;
     }
     tock_logf(w->log, TOCK_LOG_INFO, "worker",
               "%s: draining (%zu tasks running, up to %" PRId64 " ms)",
-              signum == SIGINT ? "SIGINT" : "SIGTERM",
+              signame(signum),
               tock_runner_held(w->runner), w->drain_ms);
     if (tock_runner_stop(w->runner, w->drain_ms, on_runner_stopped, w) != 0)
         teardown(w);
@@ -212,15 +219,20 @@ static void on_signal(uv_signal_t *sig, int signum)
 
 static int start_signals(struct worker *w)
 {
+    static const int signums[3] = {SIGTERM, SIGINT, SIGHUP};
+    size_t i;
     int rc;
 
-    uv_signal_init(&w->loop, &w->sigterm);
-    uv_signal_init(&w->loop, &w->sigint);
+    /* SIGHUP too: a closed terminal is a request to stop cleanly. */
+    for (i = 0; i < 3; i++) {
+        uv_signal_init(&w->loop, &w->sigs[i]);
+        w->sigs[i].data = w;
+    }
     w->signals_inited = true;
-    w->sigterm.data = w->sigint.data = w;
-    if ((rc = uv_signal_start(&w->sigterm, on_signal, SIGTERM)) != 0 ||
-        (rc = uv_signal_start(&w->sigint, on_signal, SIGINT)) != 0)
-        return rc;
+    for (i = 0; i < 3; i++)
+        if ((rc = uv_signal_start(&w->sigs[i], on_signal,
+                                  signums[i])) != 0)
+            return rc;
     return 0;
 }
 
@@ -365,8 +377,10 @@ int main(int argc, char **argv)
         printf(PROG " %s\n", tock_version());
         return 0;
     }
-    if ((o.log_level && tock_log_level_parse(o.log_level, &level, &err) != 0) ||
-        (o.log_format && tock_log_format_parse(o.log_format, &format, &err) != 0)) {
+    if ((o.log_level &&
+         tock_log_level_parse(o.log_level, &level, &err) != 0) ||
+        (o.log_format &&
+         tock_log_format_parse(o.log_format, &format, &err) != 0)) {
         fprintf(stderr, PROG ": %s\n", err.msg);
         return 2;
     }

@@ -26,7 +26,8 @@
 
 #define HANDLERS                                                               \
     "{\"handlers\": {"                                                         \
-    "\"ok\": {\"argv\": [\"/bin/sh\", \"-c\", \"echo hi $TOCK_OCCURRENCE_ID\"]},"\
+    "\"ok\": {\"argv\": [\"/bin/sh\", \"-c\","                             \
+    " \"echo hi $TOCK_OCCURRENCE_ID\"]},"                                    \
     "\"mid\": {\"argv\": [\"/bin/sleep\", \"0.4\"]},"                      \
     "\"slow\": {\"argv\": [\"/bin/sleep\", \"30\"]}}}"
 
