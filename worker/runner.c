@@ -755,6 +755,11 @@ static int op_submit(struct tock_runner *r, enum op_kind kind)
     if (rc != 0) {
         size_t i;
 
+        /* Nothing was sent: want it again after the back-off. */
+        r->want_take |= kind == OP_TAKE;
+        r->want_touch |= kind == OP_TOUCH;
+        r->want_check |= kind == OP_CHECK;
+        r->want_reclaim |= kind == OP_RECLAIM;
         for (i = 0; i < r->op.n; i++) {
             struct held *h = r->op.items[i];
 
@@ -783,7 +788,7 @@ static size_t collect(struct tock_runner *r, enum held_state state,
     size_t n = 0;
 
     for (h = r->held; h != NULL; h = h->next)
-        n += h->state == state && !(state == H_RUNNING && h->fenced);
+        n += h->state == state;
     if (n > max)
         n = max;
     if (n == 0)
@@ -802,7 +807,7 @@ static size_t collect(struct tock_runner *r, enum held_state state,
     }
     op->n = 0;
     for (h = r->held; h != NULL && op->n < n; h = h->next) {
-        if (h->state != state || (state == H_RUNNING && h->fenced))
+        if (h->state != state)
             continue;
         h->state = to;
         if (want_ids) {
