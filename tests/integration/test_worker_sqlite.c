@@ -113,7 +113,8 @@ static int encode(const struct tock_job *job, int64_t sched_ms, int64_t now_ms,
     t.handler = (char *)handler;
     t.queue = job->queue;
     t.sched_ms = sched_ms;
-    t.fire_ms = now_ms;
+    /* run_now makes sched_ms unique: it may be a ms past now */
+    t.fire_ms = now_ms > sched_ms ? now_ms : sched_ms;
     t.attempt = 1;
     t.max_deliveries = 3;
     return tock_proto_encode_task(&t, body, len, err);
