@@ -46,7 +46,8 @@ sanitize: deps
 	  ctest --output-on-failure -j $(JOBS)
 
 valgrind: build
-	cd $(BUILD) && ctest --output-on-failure -L unit -T memcheck \
+	cd $(BUILD) && ctest --output-on-failure -L unit -j $(JOBS) -T memcheck \
+	  --overwrite MemoryCheckCommand=$$(command -v valgrind) \
 	  --overwrite MemoryCheckCommandOptions="--leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1"
 
 fuzz: deps

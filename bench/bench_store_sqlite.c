@@ -3,7 +3,7 @@
  *
  *   bench_store_sqlite [JOBS] [DIR]
  *
- * With JOBS one-shot jobs (default 20000) all due at once, in a fresh file
+ * With JOBS one-shot jobs (default 5000) all due at once, in a fresh file
  * under DIR (default $TMPDIR or /tmp), it measures:
  *   put        job registrations, one transaction each (tock add);
  *   fire/B     claim + commit of every job, B jobs per transaction
@@ -33,7 +33,7 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void die(const char *what, const struct tock_error *err)
+_Noreturn static void die(const char *what, const struct tock_error *err)
 {
     fprintf(stderr, "bench_store_sqlite: %s: %s\n", what, err->msg);
     exit(1);
@@ -188,12 +188,12 @@ static void run_tasks(struct tock_store *s, long single)
 
 int main(int argc, char **argv)
 {
-    long jobs = argc > 1 ? atol(argv[1]) : 20000;
+    long jobs = argc > 1 ? atol(argv[1]) : 5000;
     const char *base = argc > 2 ? argv[2] : getenv("TMPDIR");
     char dir[512], url[600];
     struct tock_store *s = NULL;
     struct tock_error err = {0};
-    int64_t now;
+    int64_t now = 0;
     double t;
     long fired, small = jobs / 10 > 0 ? jobs / 10 : 1;
 

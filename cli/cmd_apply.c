@@ -2,13 +2,13 @@
  * jobs match a config file (scheduler/apply.h). */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "cli/output.h"
+#include "core/alloc.h"
 #include "scheduler/apply.h"
 
 static const struct tock_cli_usage usage = {
@@ -108,7 +108,7 @@ static int dry_run_new_store(const struct tock_jobspec_set *set, bool json)
     size_t i;
 
     memset(&r, 0, sizeof r);
-    items = calloc(set->n ? set->n : 1, sizeof *items);
+    items = tock_calloc(set->n ? set->n : 1, sizeof *items);
     if (items == NULL)
         return tock_cli_fail(TOCK_EXIT_FAIL, "out of memory");
     for (i = 0; i < set->n; i++) {
@@ -119,7 +119,7 @@ static int dry_run_new_store(const struct tock_jobspec_set *set, bool json)
     r.items = items;
     r.n = r.added = set->n;
     print_report(&r, json, true);
-    free(items);
+    tock_free(items);
     return tock_output_done(TOCK_EXIT_OK);
 }
 

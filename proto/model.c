@@ -392,10 +392,13 @@ static int trigger_check(const char *t, struct tock_error *err)
         return rc;
     while (t[i] >= 'a' && t[i] <= 'z')
         i++;
-    if (i == 0 || t[i] != ':')
+    /* Combinations are "and(...)" / "or(...)"; every other kind is
+     * "kind:spec". Parsing the spec is the scheduler's job. */
+    if (i == 0 || (t[i] != ':' && t[i] != '('))
         return tock_error_set(err, TOCK_EINVAL,
-                              "trigger \"%.80s\" must start with its kind and "
-                              "a colon, as in \"cron:...\" or \"interval:...\"",
+                              "trigger \"%.80s\" must start with its kind, as "
+                              "in \"cron:...\", \"interval:...\" or "
+                              "\"or(...)\"",
                               t);
     return 0;
 }

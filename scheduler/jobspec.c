@@ -749,6 +749,47 @@ int tock_jobspec_load_file(const char *path, struct tock_jobspec_set *out,
 
 /* ----------------------------------------------------------- from flags */
 
+/* check_tz loads --tz once for a message that names the flag; the
+ * trigger parser would refuse the zone too, but as part of the trigger. */
+static int check_tz(const struct tock_jobspec_flags *f, struct tock_error *err)
+{
+    struct tock_tz *tz = NULL;
+
+    if (f->tz == NULL)
+        return 0;
+    if (f->cron == NULL && f->at == NULL)
+        return tock_error_set(err, TOCK_EINVAL,
+                              "--tz applies to --cron and --at; an --every "
+                              "interval is the same in every zone");
+    if (tock_tz_load(f->tz, &tz, err) != 0)
+        return tock_error_prefix(err, "--tz");
+    tock_tz_free(tz);
+    return 0;
+}
+
+/* every_text writes the interval of --every, anchored at --start when
+ * given (so it fires at the start, then every period). */
+static int every_text(const struct tock_jobspec_flags *f, char *buf,
+                      size_t cap, struct tock_error *err)
+{
+    char anchor[48] = "";
+    int64_t ms, start;
+    int rc;
+
+    rc = tock_parse_duration_ms(f->every, 1, TOCK_DURATION_MAX_MS, &ms,
+                                "--every", err);
+    if (rc != 0)
+        return rc;
+    if (f->start != NULL) {
+        if ((rc = tock_time_parse(f->start, &start, "--start", err)) != 0)
+            return rc;
+        anchor[0] = '@';
+        tock_time_format(start, NULL, anchor + 1, sizeof anchor - 1);
+    }
+    snprintf(buf, cap, "interval:%s%s", f->every, anchor);
+    return 0;
+}
+
 /* trigger_from_flags turns --cron/--every/--at/--trigger (+ --tz,
  * --start) into the trigger's text form; *flag names the flag used. */
 static int trigger_from_flags(const struct tock_jobspec_flags *f, char **out,
@@ -756,8 +797,8 @@ static int trigger_from_flags(const struct tock_jobspec_flags *f, char **out,
 {
     int given = (f->cron != NULL) + (f->every != NULL) + (f->at != NULL) +
                 (f->trigger != NULL);
-    char buf[TOCK_TRIGGER_MAX_TEXT + 128], anchor[48] = "";
-    int64_t ms;
+    char buf[TOCK_TRIGGER_MAX_TEXT + 128];
+    const char *at = f->tz ? "@" : "", *tz = f->tz ? f->tz : "";
     int rc;
 
     *out = NULL;
@@ -765,40 +806,18 @@ static int trigger_from_flags(const struct tock_jobspec_flags *f, char **out,
         return tock_error_set(err, given ? TOCK_EINVAL : TOCK_EMISSING,
                               "give exactly one of --cron EXPR, --every "
                               "DURATION, --at TIME or --trigger TEXT");
-    if (f->tz != NULL && f->cron == NULL && f->at == NULL)
-        return tock_error_set(err, TOCK_EINVAL,
-                              "--tz applies to --cron and --at; an --every "
-                              "interval is the same in every zone");
-    if (f->tz != NULL) {
-        struct tock_tz *tz = NULL;
-
-        if ((rc = tock_tz_load(f->tz, &tz, err)) != 0)
-            return tock_error_prefix(err, "--tz");
-        tock_tz_free(tz);
-    }
+    if ((rc = check_tz(f, err)) != 0)
+        return rc;
     if (f->cron != NULL) {
         *flag = "--cron";
-        snprintf(buf, sizeof buf, "cron:%s%s%s", f->cron, f->tz ? "@" : "",
-                 f->tz ? f->tz : "");
+        snprintf(buf, sizeof buf, "cron:%s%s%s", f->cron, at, tz);
     } else if (f->every != NULL) {
         *flag = "--every";
-        rc = tock_parse_duration_ms(f->every, 1, TOCK_DURATION_MAX_MS, &ms,
-                                    "--every", err);
-        if (rc != 0)
+        if ((rc = every_text(f, buf, sizeof buf, err)) != 0)
             return rc;
-        if (f->start != NULL) {
-            int64_t start;
-
-            if ((rc = tock_time_parse(f->start, &start, "--start", err)) != 0)
-                return rc;
-            anchor[0] = '@';
-            tock_time_format(start, NULL, anchor + 1, sizeof anchor - 1);
-        }
-        snprintf(buf, sizeof buf, "interval:%s%s", f->every, anchor);
     } else if (f->at != NULL) {
         *flag = "--at";
-        snprintf(buf, sizeof buf, "date:%s%s%s", f->at, f->tz ? "@" : "",
-                 f->tz ? f->tz : "");
+        snprintf(buf, sizeof buf, "date:%s%s%s", f->at, at, tz);
     } else {
         *flag = "--trigger";
         snprintf(buf, sizeof buf, "%s", f->trigger);

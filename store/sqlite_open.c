@@ -441,9 +441,8 @@ static void close_db(struct tock_sqlite *b)
 /* open_db opens `file` and checks its header; `fresh` accepts the blank
  * header of a file this process just created. */
 static int open_db(struct tock_sqlite *b, const char *file, bool fresh,
-                   struct tock_error *err)
+                   int64_t *version, struct tock_error *err)
 {
-    int64_t version;
     int rc = sqlite3_open_v2(file, &b->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW |
                                  SQLITE_OPEN_EXRESCODE | SQLITE_OPEN_NOMUTEX,
@@ -452,7 +451,7 @@ static int open_db(struct tock_sqlite *b, const char *file, bool fresh,
     if (rc != SQLITE_OK)
         return tock_sqlite_fail(b, rc, "open", err);
     if ((rc = harden(b, err)) < 0 ||
-        (rc = check_header(b, fresh, &version, err)) < 0)
+        (rc = check_header(b, fresh, version, err)) < 0)
         return rc;
     if (sqlite3_db_readonly(b->db, "main") == 1)
         return tock_sqlite_fail(b, SQLITE_READONLY, "open", err);
@@ -498,6 +497,7 @@ static void sync_dir(const char *path)
 static int init_tmp(struct tock_sqlite *b, const char *tmp,
                     struct tock_error *err)
 {
+    int64_t version;
     int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                   0600);
     int rc;
@@ -505,7 +505,7 @@ static int init_tmp(struct tock_sqlite *b, const char *tmp,
     if (fd < 0)
         return open_error(b, errno, err);
     close(fd);
-    rc = open_db(b, tmp, true, err);
+    rc = open_db(b, tmp, true, &version, err);
     if (rc == 0)
         rc = migrate(b, err);
     close_db(b);
@@ -592,11 +592,25 @@ static void backend_free(struct tock_sqlite *b)
     tock_free(b);
 }
 
+/* warn_if_shared logs a warning when other users may read or write the
+ * store (a file made by hand, or by an old tock): jobs and their args are
+ * the operator's. */
+static void warn_if_shared(struct tock_store *s, const struct tock_sqlite *b)
+{
+    struct stat st;
+
+    if (stat(b->path, &st) == 0 && (st.st_mode & 077) != 0)
+        tock_logf(s->log, TOCK_LOG_WARN, "store",
+                  "store file %s has mode %04o: other users can read it; run "
+                  "chmod 600 on it", b->shown, (unsigned)(st.st_mode & 07777));
+}
+
 int tock_sqlite_open(struct tock_store *s, const char *url,
                      struct tock_error *err)
 {
     const char *path = url + strlen("sqlite:");
     struct tock_sqlite *b = NULL;
+    int64_t version = 0;
     int rc = check_path(path, err);
 
     if (rc < 0)
@@ -607,15 +621,18 @@ int tock_sqlite_open(struct tock_store *s, const char *url,
                               url);
     rc = ensure_store(b, err);
     if (rc == 0)
-        rc = open_db(b, b->path, false, err);
+        rc = open_db(b, b->path, false, &version, err);
     if (rc == 0)
         rc = set_modes(b, err);
-    if (rc == 0)
+    /* The write lock is taken only when there is something to migrate or
+     * to refuse: a CLI command opening a busy store does not queue for it. */
+    if (rc == 0 && version != TOCK_SQLITE_SCHEMA)
         rc = migrate(b, err);
     if (rc < 0) {
         backend_free(b);
         return rc;
     }
+    warn_if_shared(s, b);
     s->backend = b;
     return 0;
 }

@@ -376,6 +376,49 @@ static void test_events_follow(void **state)
     free(text);
 }
 
+/* tock events --follow | head -1: once its reader is gone, the next event
+ * ends it quietly instead of polling forever. */
+static void test_follow_reader_gone(void **state)
+{
+    char *argv[] = {"tock", "events", "--follow", NULL}, errp[700], c;
+    int fds[2], status = -1, i;
+    pid_t pid;
+    char *text;
+
+    (void)state;
+    add_tick();
+    assert_int_equal(pipe(fds), 0);
+    snprintf(errp, sizeof errp, "%s/follow.err", cli_dir);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], 1);
+        dup2(open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600), 2);
+        execve(tock_test_binary("tock"), argv, cli_env());
+        _exit(127);
+    }
+    close(fds[1]);
+    assert_int_equal(read(fds[0], &c, 1), 1); /* the first event came */
+    close(fds[0]);
+    free(CLI_OK("pause", "tick"));
+    for (i = 0; i < 200 && waitpid(pid, &status, WNOHANG) == 0; i++) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+
+        nanosleep(&ts, NULL);
+    }
+    if (i == 200) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        fail_msg("tock events --follow kept running without a reader");
+    }
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    text = slurp(errp, NULL);
+    assert_string_equal(text, "");
+    free(text);
+}
+
 /* --------------------------------------------------- stdout and store */
 
 /* A reader that went away (tock ls | head -1) is not an error. */
@@ -501,6 +544,8 @@ int main(void)
                                         cli_teardown),
         cmocka_unit_test_setup_teardown(test_events, cli_setup, cli_teardown),
         cmocka_unit_test_setup_teardown(test_events_follow, cli_setup,
+                                        cli_teardown),
+        cmocka_unit_test_setup_teardown(test_follow_reader_gone, cli_setup,
                                         cli_teardown),
         cmocka_unit_test_setup_teardown(test_closed_stdout, cli_setup,
                                         cli_teardown),

@@ -244,7 +244,9 @@ static void test_job_bad_text(void **state)
                  "trigger is empty");
     set_str(&j.trigger, "0 3 * * *");
     expect_error(tock_job_validate(&j, NULL, &err), &err, TOCK_EINVAL,
-                 "must start with its kind and a colon");
+                 "must start with its kind");
+    set_str(&j.trigger, "or(cron:0 3 * * *,interval:1h)");
+    assert_int_equal(tock_job_validate(&j, NULL, &err), 0);
     set_str(&j.trigger, "cron:0 3 * * *\n");
     expect_error(tock_job_validate(&j, NULL, &err), &err, TOCK_EINVAL,
                  "trigger contains control character U+000A");
