@@ -54,7 +54,7 @@
 #include "worker/runner.h"
 
 #define PROG "tock standalone"
-#define CONCURRENCY_DEFAULT 4
+#define CONCURRENCY_DEFAULT 2
 #define OUTPUT_SHOWN 100 /* bytes of a result's output shown on its line */
 
 struct options {
@@ -380,7 +380,7 @@ static int load_config(const struct options *o, struct tock_handlers *reg,
         return rc;
     for (i = 0; i < o->nspecs; i++)
         if ((rc = tock_handlers_add_spec(reg, o->specs[i], err)) != 0)
-            return rc;
+            return tock_error_prefix(err, "--handler");
     if (tock_handlers_count(reg) == 0)
         return tock_error_set(err, TOCK_EINVAL,
                               "no handlers configured; give --config FILE "
@@ -588,9 +588,9 @@ static int parse(int argc, char **argv, struct options *o,
          "'NAME=CMD [ARG...]'",
          "a handler: its command and arguments, split on whitespace, no "
          "shell (repeatable)"},
-        {"concurrency", 'c', "TOCK_CONCURRENCY", TOCK_FLAG_INT,
+        {"concurrency", 0, "TOCK_CONCURRENCY", TOCK_FLAG_INT,
          &o->concurrency, 1, TOCK_POOL_MAX, NULL, "N",
-         "tasks run at once, 1..256 (default 4)"},
+         "tasks run at once, 1..256 (default 2)"},
         {"queues", 0, "TOCK_QUEUES", TOCK_FLAG_STRING, &o->queues, 0, 0, NULL,
          "Q1,Q2", "queues to serve, highest priority first (default: every "
          "queue a job names)"},

@@ -366,7 +366,7 @@ static int spec_fill(struct tock_handler *h, const char *cmdline,
         return tock_error_set(err, TOCK_ENOMEM, "%s: out of memory", where);
     if (h->argc == 0)
         return tock_error_set(err, TOCK_EINVAL, "%s: the command is empty; "
-                              "write --handler NAME=COMMAND [ARG...]", where);
+                              "write NAME=COMMAND [ARG...]", where);
     if (h->argc > TOCK_HANDLER_ARGV_MAX)
         return tock_error_set(err, TOCK_ETOOBIG, "%s: %zu arguments; at most "
                               "%d are allowed", where, h->argc,
@@ -382,27 +382,23 @@ int tock_handlers_add_spec(struct tock_handlers *reg, const char *spec,
                            struct tock_error *err)
 {
     const char *eq = strchr(spec, '=');
-    char where[WHERE_MAX];
     struct tock_handler *h = NULL;
     char *name;
     int rc;
 
     if (eq == NULL)
-        return tock_error_set(err, TOCK_EINVAL, "--handler \"%.64s\": expected "
+        return tock_error_set(err, TOCK_EINVAL, "\"%.64s\": expected "
                               "NAME=COMMAND [ARG...]", spec);
     if ((name = tock_strndup(spec, (size_t)(eq - spec))) == NULL)
-        return tock_error_set(err, TOCK_ENOMEM, "--handler: out of memory");
-    if ((rc = tock_name_check(name, "handler name", err)) != 0) {
-        tock_error_prefix(err, "--handler");
+        return tock_error_set(err, TOCK_ENOMEM, "out of memory");
+    if ((rc = tock_name_check(name, "handler name", err)) != 0)
         goto done;
-    }
-    snprintf(where, sizeof where, "--handler %s", name);
     if ((h = handler_new(name)) == NULL) {
-        rc = tock_error_set(err, TOCK_ENOMEM, "%s: out of memory", where);
+        rc = tock_error_set(err, TOCK_ENOMEM, "%s: out of memory", name);
         goto done;
     }
-    if ((rc = spec_fill(h, eq + 1, where, err)) != 0 ||
-        (rc = registry_append(reg, &h, 1, "--handler", err)) != 0)
+    if ((rc = spec_fill(h, eq + 1, name, err)) != 0 ||
+        (rc = registry_append(reg, &h, 1, name, err)) != 0)
         goto done;
     h = NULL;
 done:

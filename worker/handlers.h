@@ -77,11 +77,13 @@ struct tock_handlers *tock_handlers_new(void);
 void tock_handlers_free(struct tock_handlers *reg);
 
 /* tock_handlers_add_spec adds a handler from the command-line form
- * "NAME=COMMAND [ARG...]". COMMAND and the ARGs are split on whitespace;
- * there is no shell: quotes, backslashes, `$` and globs are ordinary
- * characters ("a b" is two elements, `"a` and `b"`). The handler gets the
- * defaults: cwd "/", no timeout of its own, 64 KiB of output, no args as
- * argv. Errors (nothing added): TOCK_EINVAL with "--handler NAME: ...",
+ * "NAME=COMMAND [ARG...]" (the value of --handler, the TOCK_FLAG_CALL of
+ * core/flags.h, which prefixes messages with "--handler: "). COMMAND and
+ * the ARGs are split on whitespace; there is no shell: quotes,
+ * backslashes, `$` and globs are ordinary characters ("a b" is two
+ * elements, `"a` and `b"`). The handler gets the defaults: cwd "/", no
+ * timeout of its own, 64 KiB of output, no args as argv. Errors (nothing
+ * added): TOCK_EINVAL with "NAME: ...",
  * TOCK_EEXIST for a name already defined, TOCK_ENOENT when the command is
  * not found, TOCK_EAUTH when its file is unsafe (see the top of this file),
  * TOCK_ETOOBIG over a bound, TOCK_ENOMEM. */

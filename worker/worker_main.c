@@ -37,7 +37,7 @@
 #include "worker/runner.h"
 
 #define PROG "tock-worker"
-#define CONCURRENCY_DEFAULT 4
+#define CONCURRENCY_DEFAULT 2
 
 struct options {
     bool help, version, allow_root;
@@ -123,7 +123,7 @@ static int load_handlers(const struct options *o, struct tock_handlers *reg,
         return rc;
     for (i = 0; i < o->nspecs; i++)
         if ((rc = tock_handlers_add_spec(reg, o->specs[i], err)) != 0)
-            return rc;
+            return tock_error_prefix(err, "--handler");
     if (tock_handlers_count(reg) == 0)
         return tock_error_set(err, TOCK_EINVAL,
                               "no handlers configured; give --handler "
@@ -309,9 +309,9 @@ static int parse(int argc, char **argv, struct options *o,
          "FILE", "JSON config file; its \"handlers\" section is read"},
         {"queues", 0, "TOCK_QUEUES", TOCK_FLAG_STRING, &o->queues, 0, 0, NULL,
          "Q1,Q2", "queues to serve, highest priority first (default: default)"},
-        {"concurrency", 'c', "TOCK_CONCURRENCY", TOCK_FLAG_INT,
+        {"concurrency", 0, "TOCK_CONCURRENCY", TOCK_FLAG_INT,
          &o->concurrency, 1, TOCK_POOL_MAX, NULL, "N",
-         "tasks run at once, 1..256 (default 4)"},
+         "tasks run at once, 1..256 (default 2)"},
         {"worker-id", 0, "TOCK_WORKER_ID", TOCK_FLAG_STRING, &o->worker_id, 0,
          0, NULL, "ID", "this worker's name (default <host>-<pid>)"},
         {"lease", 0, "TOCK_LEASE", TOCK_FLAG_DURATION, &o->lease_ms,

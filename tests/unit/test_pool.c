@@ -47,6 +47,7 @@ struct fx {
     void (*tick)(struct fx *fx); /* every 20 ms while set */
     int step;
     int child_pid, pgid;
+    int strays[4];        /* pids to SIGKILL in teardown if a test failed */
     char logbuf[8192];
 };
 
@@ -175,6 +176,9 @@ static int fx_teardown(void **state)
     struct fx *fx = *state;
 
     tock_pool_free(fx->pool);
+    for (int i = 0; i < 4; i++)
+        if (fx->strays[i] != 0) /* negative: a process group */
+            kill(fx->strays[i], SIGKILL);
     uv_close((uv_handle_t *)&fx->watchdog, NULL);
     uv_close((uv_handle_t *)&fx->ticker, NULL);
     uv_run(&fx->loop, UV_RUN_DEFAULT);
@@ -738,9 +742,11 @@ static void test_free_inside_result_callback(void **state)
 
 /* -------------------------------------------- a SIGKILLed supervisor */
 
-/* supervisor_process runs in a forked test process: a pool with one
- * child running `sh` that starts a background sleep and waits; it writes
- * "<child pid> <handler pgid>" to `path` and runs until killed. */
+/* The supervisor process (forked from the test) writes
+ * "<child pid> <handler pgid> <holder pid or 0>" to <dir>/pids once its
+ * handler runs, then runs until it is killed. */
+static pid_t holder;
+
 static void write_pids_tick(struct fx *fx)
 {
     char tmp[600], path[600];
@@ -752,13 +758,18 @@ static void write_pids_tick(struct fx *fx)
     snprintf(tmp, sizeof tmp, "%s/pids.tmp", fx->dir);
     if ((f = fopen(tmp, "w")) == NULL)
         _exit(2);
-    fprintf(f, "%d %d\n", fx->child_pid, fx->pgid);
+    fprintf(f, "%d %d %d\n", fx->child_pid, fx->pgid, (int)holder);
     fclose(f);
     rename(tmp, path);
     fx->step = 1;
 }
 
-static void supervisor_process(struct fx *fx)
+/* supervisor_process: a pool with one child running `sh`, which starts a
+ * background sleep and waits. With `hold`, it first forks a process that
+ * only keeps a copy of every descriptor, the supervisor's socket ends
+ * included, so the supervisor's death gives the child no EOF: only the
+ * parent-death signal is left to tell it. */
+static void supervisor_process(struct fx *fx, bool hold)
 {
     uv_loop_t loop;
     uv_timer_t ticker;
@@ -769,6 +780,9 @@ static void supervisor_process(struct fx *fx)
     if (uv_loop_init(&loop) != 0 ||
         tock_pool_new(&loop, &cfg, on_result, &fx->pool, NULL) != 0)
         _exit(2);
+    if (hold && (holder = fork()) == 0)
+        for (;;)
+            pause();
     make_task(&t, 0, "family");
     if (tock_pool_submit(fx->pool, &t, 0, NULL, NULL) != 0)
         _exit(3);
@@ -780,11 +794,10 @@ static void supervisor_process(struct fx *fx)
     _exit(4);
 }
 
-static void test_supervisor_killed(void **state)
+static void kill_supervisor(struct fx *fx, bool hold)
 {
-    struct fx *fx = *state;
     char path[600];
-    int child = 0, pgid = 0, status;
+    int child = 0, pgid = 0, held = 0, status;
     FILE *f = NULL;
     pid_t sup;
 
@@ -792,13 +805,17 @@ static void test_supervisor_killed(void **state)
                           "sleep 30; wait\"]}");
     snprintf(path, sizeof path, "%s/pids", fx->dir);
     if ((sup = fork()) == 0)
-        supervisor_process(fx);
+        supervisor_process(fx, hold);
     assert_true(sup > 0);
     for (int i = 0; i < 300 && (f = fopen(path, "r")) == NULL; i++)
         usleep(10000);
     assert_non_null(f);
-    assert_int_equal(fscanf(f, "%d %d", &child, &pgid), 2);
+    assert_int_equal(fscanf(f, "%d %d %d", &child, &pgid, &held), 3);
     fclose(f);
+    fx->strays[0] = sup;
+    fx->strays[1] = child;
+    fx->strays[2] = held;
+    fx->strays[3] = -pgid;
     assert_true(pid_alive(child));
     assert_true(group_alive(pgid));
     assert_int_equal(kill(sup, SIGKILL), 0);
@@ -806,6 +823,20 @@ static void test_supervisor_killed(void **state)
     assert_true(WIFSIGNALED(status));
     wait_gone(child, false);
     wait_gone(pgid, true);
+    if (hold) {
+        assert_true(held > 0 && pid_alive(held)); /* it kept the socket */
+        kill(held, SIGKILL);
+    }
+}
+
+static void test_supervisor_killed(void **state)
+{
+    kill_supervisor(*state, false);
+}
+
+static void test_supervisor_killed_socket_held(void **state)
+{
+    kill_supervisor(*state, true);
 }
 
 int main(void)
@@ -827,6 +858,7 @@ int main(void)
         T(test_shutdown_deadline),
         T(test_free_inside_result_callback),
         T(test_supervisor_killed),
+        T(test_supervisor_killed_socket_held),
     };
 #undef T
 

@@ -131,7 +131,8 @@ static void test_spec_errors(void **state)
     expect_spec(fx, "nocommand", TOCK_EINVAL, "expected NAME=COMMAND");
     expect_spec(fx, "=echo hi", TOCK_EINVAL, "handler name is empty");
     expect_spec(fx, "a:b=echo", TOCK_EINVAL, "contains ':'");
-    expect_spec(fx, "x=", TOCK_EINVAL, "--handler x: the command is empty");
+    expect_spec(fx, "x=", TOCK_EINVAL, "x: the command is empty; write "
+                "NAME=COMMAND [ARG...]");
     expect_spec(fx, "x=  \t ", TOCK_EINVAL, "the command is empty");
     expect_spec(fx, "x=bin/tool", TOCK_EINVAL, "is a relative path");
     expect_spec(fx, "x=./tool", TOCK_EINVAL, "is a relative path");
