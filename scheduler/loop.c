@@ -319,7 +319,8 @@ static void account_miss(struct tock_loop *l, const struct tock_loop_item *it,
 }
 
 /* account_refused handles the statuses where the store wrote nothing. */
-static void account_refused(struct tock_loop *l, const struct tock_loop_item *it)
+static void account_refused(struct tock_loop *l,
+                            const struct tock_loop_item *it)
 {
     const char *id = it->c.job.id;
 
@@ -457,7 +458,7 @@ static void claim_done(struct tock_loop *l, const struct tock_loop_work *w)
         delay = l->max_sleep_ms;
     if (delay <= 0) /* due but not ours to claim: never spin on it */
         delay = w->claimed > 0 ? 0 : 10;
-    l->claim_at = w->claim_mono_ms + (uint64_t)delay;
+    l->claim_at = w->base_mono_ms + (uint64_t)delay + 1;
 }
 
 static void reclaim_done(struct tock_loop *l, const struct tock_loop_work *w,
@@ -472,16 +473,51 @@ static void reclaim_done(struct tock_loop *l, const struct tock_loop_work *w,
                   "silent past its lease)", w->redelivered, w->dead);
 }
 
+/* claim_by moves the next claim to monotonic time `at` if that is sooner. */
+static void claim_by(struct tock_loop *l, uint64_t at)
+{
+    if (l->claim_at == 0 || at < l->claim_at)
+        l->claim_at = at;
+}
+
+/* follow_up plans the next look at a job this work handled. The claim's
+ * next due time was read while the job was claimed, so it leaves the job
+ * out: the job's own next time comes from the commit. */
+static void follow_up(struct tock_loop *l, const struct tock_loop_item *it)
+{
+    int64_t wait;
+
+    if (it->fate == TOCK_FATE_RELEASED) {
+        l->want_claim = l->state == TOCK_LOOP_RUNNING; /* still due */
+        return;
+    }
+    if (it->fate != TOCK_FATE_DONE)
+        return;
+    switch (it->res.status) {
+    case TOCK_COMMIT_OK:
+    case TOCK_COMMIT_MISSED:
+    case TOCK_COMMIT_SKIPPED:
+        if (it->d.next_ms < 0)
+            return; /* finished */
+        wait = it->d.next_ms - it->claim_now_ms;
+        claim_by(l, it->base_mono_ms + (uint64_t)(wait > 0 ? wait : 0) + 1);
+        return;
+    case TOCK_COMMIT_CHANGED: /* released by the store: decide it again */
+    case TOCK_COMMIT_DUPLICATE:
+        l->want_claim = true;
+        return;
+    default: /* STALE, GONE, ALREADY: someone else's now, or nothing */
+        return;
+    }
+}
+
 /* lapsed accounts a claim left to lapse, and makes sure the loop looks
  * again when its lease ends: the store's next due time leaves out this
  * node's own claims. */
 static void lapsed(struct tock_loop *l, const struct tock_loop_item *it)
 {
-    uint64_t at = it->claim_mono_ms + (uint64_t)l->lease_ms + 1;
-
     account_lapse(l, it);
-    if (l->claim_at == 0 || at < l->claim_at)
-        l->claim_at = at;
+    claim_by(l, it->claim_mono_ms + (uint64_t)l->lease_ms + 1);
 }
 
 /* items_done accounts every item and keeps the held ones. */
@@ -505,6 +541,7 @@ static void items_done(struct tock_loop *l, struct tock_loop_work *w)
             released++;
         else
             lapsed(l, it); /* LAPSE, or a HOLD we had no room for */
+        follow_up(l, it);
         tock_loop_item_clear(it);
     }
     w->items.n = 0;
@@ -779,7 +816,8 @@ static void on_handle_close(uv_handle_t *h)
 static void maybe_close(struct tock_loop *l)
 {
     if (!l->closing || l->work_busy || l->state == TOCK_LOOP_STOPPING ||
-        l->state == TOCK_LOOP_RUNNING || uv_is_closing((uv_handle_t *)&l->timer))
+        l->state == TOCK_LOOP_RUNNING ||
+        uv_is_closing((uv_handle_t *)&l->timer))
         return;
     uv_close((uv_handle_t *)&l->timer, on_handle_close);
     uv_close((uv_handle_t *)&l->async, on_handle_close);

@@ -40,6 +40,8 @@ struct tock_loop_item {
     const char *why;          /* static: why released or lapsed */
     int64_t claim_now_ms;     /* the store's clock at the claim */
     uint64_t claim_mono_ms;   /* monotonic ms when the claim started */
+    uint64_t base_mono_ms;    /* monotonic ms when the claim returned: the
+                                 store's claim_now_ms maps to no later */
     uint64_t commit_mono_ms;  /* monotonic ms the commit may go */
     uint64_t sent_mono_ms;    /* monotonic ms the commit was sent */
     struct tock_commit_result res;
@@ -62,7 +64,7 @@ struct tock_loop_work {
     bool claimed_ok;
     size_t claimed, reclaimed;
     int64_t now_ms, next_due_ms;
-    uint64_t claim_mono_ms;
+    uint64_t claim_mono_ms, base_mono_ms; /* as in tock_loop_item */
     size_t redelivered, dead;
     int failures;             /* store calls that failed */
     int release_rc;           /* last release error, 0 when none */

@@ -125,7 +125,7 @@ static void decide_item(struct tock_loop *l, struct tock_loop_work *w,
     };
 
     tock_decide(l->cache, &it->c, &o, &it->d);
-    it->commit_mono_ms = it->claim_mono_ms;
+    it->commit_mono_ms = it->base_mono_ms;
     if (it->d.action == TOCK_DECIDE_LAPSE) {
         it->fate = TOCK_FATE_LAPSE;
         it->why = "undecidable";
@@ -157,6 +157,7 @@ static void claim_and_decide(struct tock_loop *l, struct tock_loop_work *w)
     w->now_ms = b.now_ms;
     w->next_due_ms = b.next_due_ms;
     w->claim_mono_ms = mono;
+    w->base_mono_ms = tock_loop_mono_ms();
     for (i = 0; i < b.n; i++) {
         struct tock_loop_item it;
 
@@ -165,6 +166,7 @@ static void claim_and_decide(struct tock_loop *l, struct tock_loop_work *w)
         memset(&b.items[i], 0, sizeof b.items[i]);
         it.claim_now_ms = b.now_ms;
         it.claim_mono_ms = mono;
+        it.base_mono_ms = w->base_mono_ms;
         decide_item(l, w, &it, i);
         tock_loop_items_push(&w->items, &it); /* room reserved by loop.c */
     }

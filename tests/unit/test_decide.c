@@ -4,11 +4,13 @@
  * coalesce, end bounds, finished triggers, backlogs over TOCK_MISSED_MAX,
  * jitter and its hold bound, a next_fire_ms moved behind the watermark,
  * the trigger cache, undecidable jobs, the task body and the commit. */
+#include <inttypes.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "proto/codec.h"
 #include "scheduler/decide.h"
+#include "scheduler/misfire.h"
 #include "support.h"
 
 /* 2026-01-01T00:00:00Z */
@@ -540,6 +542,111 @@ static void test_commit_struct(void **state)
     tock_job_clear(&c.job);
 }
 
+/* --------------------------------------------- against tock_misfire_plan */
+
+/* outcome of the commits a store would take until the first fire (or until
+ * nothing is due), replayed through tock_decide. */
+struct replay {
+    int64_t missed, coalesced, fire_ms, watermark, next_ms;
+    bool fire;
+};
+
+static uint64_t lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *s >> 33;
+}
+
+static void replay(struct tock_claimed *c, int64_t now, struct replay *out)
+{
+    struct tock_decided d;
+    int rounds = 0;
+
+    memset(out, 0, sizeof *out);
+    out->next_ms = c->sched_ms;
+    while (out->next_ms >= 0 && out->next_ms <= now && !out->fire) {
+        assert_true(rounds++ < 100);
+        decide_at(NULL, c, now, &d);
+        assert_int_equal(d.action, TOCK_DECIDE_COMMIT);
+        if (d.n_missed > 0 && strcmp(d.miss_reason, TOCK_MISS_GRACE) == 0)
+            out->missed += (int64_t)d.n_missed;
+        else
+            out->coalesced += (int64_t)d.n_missed;
+        if (d.decision == TOCK_DECIDE_FIRE) {
+            out->fire = true;
+            out->fire_ms = d.sched_ms;
+        } else if (strcmp(d.miss_reason, TOCK_MISS_GRACE) == 0) {
+            out->missed++;
+        } else {
+            out->coalesced++;
+        }
+        out->watermark = d.sched_ms;
+        out->next_ms = d.next_ms;
+        c->fired_ms = d.sched_ms; /* what the store's advance does */
+        c->sched_ms = d.next_ms;
+        tock_decided_clear(&d);
+    }
+}
+
+/* Random triggers, watermarks, clocks, graces and coalesce settings: the
+ * commits tock_decide produces add up to what tock_misfire_plan (the time
+ * module's range-based reference) says should happen. */
+static void test_agrees_with_misfire_plan(void **state)
+{
+    static const char *const triggers[] = {
+        EVERY_1S, EVERY_10S, "interval:7s@2026-01-01T00:00:03Z",
+        "cron:*/5 * * * * *", "cron:0 * * * * *",
+        "or(interval:3s@2026-01-01T00:00:00Z, cron:*/7 * * * * *)",
+    };
+    static const int64_t graces[] = {-1, 0, 500, 2000, 9000, 60000};
+    uint64_t seed = 42;
+    int i;
+
+    (void)state;
+    for (i = 0; i < 1500; i++) {
+        const char *text = triggers[lcg(&seed) % 6];
+        struct tock_trigger *t = NULL;
+        struct tock_misfire_plan plan;
+        struct tock_error err = {0};
+        struct tock_claimed c;
+        struct replay got;
+        int64_t w = A + (int64_t)(lcg(&seed) % 60000), first, now;
+        bool coalesce = lcg(&seed) % 2 == 0;
+        int64_t grace = graces[lcg(&seed) % 6];
+
+        assert_tock_ok(tock_trigger_parse(text, &t, &err), &err);
+        assert_tock_ok(tock_trigger_next(t, w, &first, &err), &err);
+        now = first + (int64_t)(lcg(&seed) % 90000);
+        assert_tock_ok(tock_misfire_plan(t, w, now, grace, coalesce, &plan,
+                                         &err), &err);
+        claim(&c, text, first, w);
+        c.job.misfire_grace_ms = grace;
+        c.job.coalesce = coalesce;
+        replay(&c, now, &got);
+        /* The plan may put its watermark past the last occurrence (at now);
+         * the store's is that occurrence: the same when none lies between. */
+        if (got.next_ms < 0 || got.next_ms > plan.watermark_ms)
+            got.watermark = plan.watermark_ms;
+        if (got.missed != plan.missed_count ||
+            got.coalesced != plan.coalesced_count ||
+            got.fire != plan.fire ||
+            (got.fire && got.fire_ms != plan.fire_ms) ||
+            got.watermark != plan.watermark_ms ||
+            got.next_ms != (plan.has_next ? plan.next_ms : -1))
+            fail_msg("%s w=%" PRId64 " now=%" PRId64 " grace=%" PRId64
+                     " coalesce=%d: decide missed %" PRId64 " coalesced %"
+                     PRId64 " fire %d@%" PRId64 " next %" PRId64
+                     "; plan missed %" PRId64 " coalesced %" PRId64
+                     " fire %d@%" PRId64 " next %" PRId64, text, w - A,
+                     now - A, grace, coalesce, got.missed, got.coalesced,
+                     got.fire, got.fire_ms - A, got.next_ms - A,
+                     plan.missed_count, plan.coalesced_count, plan.fire,
+                     plan.fire_ms - A, plan.next_ms - A);
+        tock_job_clear(&c.job);
+        tock_trigger_free(t);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -558,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_bad_trigger_lapses_once),
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_commit_struct),
+        cmocka_unit_test(test_agrees_with_misfire_plan),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
