@@ -339,14 +339,21 @@ static void test_eviction_policy_refused(void **state)
     tock_redis_fixture_free(fx);
 }
 
+static int free_port(void);
+
 static void test_cluster_mode_refused(void **state)
 {
+    char bus[40];
     const char *conf[] = {"cluster-enabled yes",
-                          "cluster-config-file nodes.conf", NULL};
+                          "cluster-config-file nodes.conf", bus, NULL};
     struct tock_redis_opts o = {.extra_conf = conf};
-    struct tock_redis_fixture *fx = start(&o);
+    struct tock_redis_fixture *fx;
 
     (void)state;
+    /* The cluster bus port is port+10000 unless given: give one, since the
+     * fixture's port may be above 55535. */
+    snprintf(bus, sizeof bus, "cluster-port %d", free_port());
+    fx = start(&o);
     open_expect(tock_redis_fixture_url(fx), TOCK_EINVAL, "cluster mode");
     tock_redis_fixture_free(fx);
 }
