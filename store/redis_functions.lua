@@ -127,7 +127,13 @@ local function schedule(c, id, t)
   end
 end
 
-local function wake_flush(c)
+-- done ends every write call: the task id counter goes back to meta, and
+-- the wake-up (if a due time landed before the old head) is published.
+local function done(c)
+  if c.task_dirty then
+    redis.call('HSET', c.meta, 'task_last_ms', fmt(c.task_ms),
+               'task_last_seq', fmt(c.task_seq))
+  end
   if c.wake ~= nil then
     redis.call('SPUBLISH', c.p .. 'wake', fmt(c.wake))
   end
@@ -151,18 +157,22 @@ end
 
 -- next_task_id returns the next id for a task stream entry: "<ms>-<seq>",
 -- strictly increasing across every queue of the namespace, so that an id
--- names one task however many streams there are.
+-- names one task however many streams there are. The counter lives in
+-- meta (task_last_ms, task_last_seq), read once per call and written back
+-- by done().
 local function next_task_id(c)
   local t = now(c)
-  local h = redis.call('HMGET', c.meta, 'task_last_ms', 'task_last_seq')
-  local ms, seq = num(h[1], 0), num(h[2], -1)
-  if t > ms then
-    ms, seq = t, 0
-  else
-    seq = seq + 1
-    if seq >= SEQ_LIMIT then ms, seq = ms + 1, 0 end
+  if c.task_ms == nil then
+    local h = redis.call('HMGET', c.meta, 'task_last_ms', 'task_last_seq')
+    c.task_ms, c.task_seq = num(h[1], 0), num(h[2], -1)
   end
-  return ms, seq
+  if t > c.task_ms then
+    c.task_ms, c.task_seq = t, 0
+  else
+    c.task_seq = c.task_seq + 1
+    if c.task_seq >= SEQ_LIMIT then c.task_ms, c.task_seq = c.task_ms + 1, 0 end
+  end
+  return c.task_ms, c.task_seq
 end
 
 local function parse_sid(sid)
@@ -191,10 +201,11 @@ local function xadd_task(c, qkey, fields)
       ms, seq = tms, tseq + 1
       if seq >= SEQ_LIMIT then ms, seq = ms + 1, 0 end
     end
+    c.task_ms, c.task_seq = ms, seq
     sid = fmt(ms) .. '-' .. fmt(seq)
     redis.call('XADD', qkey, sid, unpack(fields))
   end
-  redis.call('HSET', c.meta, 'task_last_ms', fmt(ms), 'task_last_seq', fmt(seq))
+  c.task_dirty = true
   return sid
 end
 
@@ -223,20 +234,27 @@ local function job_done(c, job, occ, status)
   end
 end
 
--- dispatch enqueues attempt `attempt` of occurrence `occ` (record in the
--- occurrence hash, the task index, the queue stream) and returns the id.
+-- dispatch enqueues attempt `attempt` of occurrence `occ` (the queue
+-- stream, the task index, and the occurrence hash with d.occ_fields) and
+-- returns the entry id.
 local function dispatch(c, d)
   local qkey = c.p .. 'q:' .. d.queue
-  if redis.call('SADD', c.p .. 'queues', d.queue) == 1 then
-    ensure_group(qkey)
+  c.queues = c.queues or {}
+  if not c.queues[d.queue] then
+    c.queues[d.queue] = true
+    if redis.call('SADD', c.p .. 'queues', d.queue) == 1 then
+      ensure_group(qkey)
+    end
   end
   local sid = xadd_task(c, qkey, {
     'occ', d.occ, 'job', d.job, 'sched_ms', fmt(d.sched), 'fired_ms',
     fmt(now(c)), 'epoch', d.epoch, 'attempt', fmt(d.attempt), 'handler',
     d.handler, 'body', d.body})
   redis.call('HSET', c.p .. 'tasks', sid, d.occ)
-  redis.call('HSET', c.p .. 'occ:' .. d.occ, 'stream_id', sid, 'queue',
-             d.queue, 'attempt', fmt(d.attempt), 'deliveries', '0')
+  local set = {'HSET', c.p .. 'occ:' .. d.occ, 'stream_id', sid, 'queue',
+               d.queue, 'attempt', fmt(d.attempt), 'deliveries', '0'}
+  for _, v in ipairs(d.occ_fields or {}) do set[#set + 1] = v end
+  redis.call(unpack(set))
   return sid
 end
 
@@ -323,7 +341,7 @@ local function f_put(keys, args)
     redis.call('ZREM', c.p .. 'due', id)
     if next >= 0 and not paused then schedule(c, id, next) end
     event(c, 'changed', id, nil, nil, args[8 + 4])
-    wake_flush(c)
+    done(c)
     return {'changed', fmt(version + 1)}
   end
   local fired = num(redis.call('HGET', c.p .. 'removed', id), -1)
@@ -338,7 +356,7 @@ local function f_put(keys, args)
   redis.call('SADD', c.p .. 'jobs', id)
   if next >= 0 and not paused then schedule(c, id, next) end
   event(c, 'added', id, nil, nil, args[8 + 4])
-  wake_flush(c)
+  done(c)
   return {'added', '1'}
 end
 
@@ -378,7 +396,7 @@ local function f_set_paused(keys, args)
   redis.call('ZREM', c.p .. 'due', id)
   if paused ~= '1' and next >= 0 then schedule(c, id, next) end
   event(c, paused == '1' and 'paused' or 'resumed', id)
-  wake_flush(c)
+  done(c)
   return {'ok'}
 end
 
@@ -423,12 +441,12 @@ local function f_run_now(keys, args)
      redis.call('EXISTS', okey) == 1 then
     return {'retry'}
   end
-  redis.call('HSET', okey, 'status', 'dispatched', 'job', id, 'sched_ms',
-             fmt(sched), 'fired_ms', fmt(now(c)), 'node', node,
-             'max_deliveries', h[5], 'retries', h[6], 'retry_backoff_ms', h[7])
   local sid = dispatch(c, {queue = h[3], occ = occ, job = id, sched = sched,
                            epoch = h[8], attempt = 1, handler = h[4],
-                           body = args[8]})
+                           body = args[8], occ_fields = {
+    'status', 'dispatched', 'job', id, 'sched_ms', fmt(sched), 'fired_ms',
+    fmt(now(c)), 'node', node, 'max_deliveries', h[5], 'retries', h[6],
+    'retry_backoff_ms', h[7]}})
   redis.call('SADD', c.p .. 'live:' .. id, occ)
   redis.call('HINCRBY', jk, 'running', 1)
   if sched > num(h[9], -1) then
@@ -438,6 +456,7 @@ local function f_run_now(keys, args)
                      'dispatched', 'fired_ms', fmt(now(c)), 'node', node,
                      'attempt', '1'})
   event(c, 'fired', id, occ, node, 'run now')
+  done(c)
   return {'ok', sid}
 end
 
@@ -490,7 +509,7 @@ local function f_claim(keys, args)
       break
     end
   end
-  wake_flush(c)
+  done(c)
   return {fmt(t), fmt(reclaimed), fmt(next), out}
 end
 
@@ -503,7 +522,7 @@ local function f_release(keys, args)
     local owner = redis.call('HGET', c.p .. 'job:' .. id, 'owner')
     if owner and owner == token then unclaim(c, id) end
   end
-  wake_flush(c)
+  done(c)
   return {'ok'}
 end
 
@@ -518,12 +537,12 @@ local C_FIXED = 11
 -- commit_check is steps 1-5 of ON commit: the outcome when the commit is
 -- refused, or nil and the job's fields when it may go on.
 local function commit_check(c, it)
-  local jk = c.p .. 'job:' .. it.id
-  if redis.call('EXISTS', jk) == 0 then return 'gone' end
-  local h = redis.call('HMGET', jk, 'last_commit', 'last_commit_task',
-                       'version', 'owner', 'epoch', 'fired_ms', 'running',
-                       'max_instances', 'queue', 'handler', 'max_deliveries',
-                       'retries', 'retry_backoff_ms', 'last_occ_ms')
+  local h = redis.call('HMGET', c.p .. 'job:' .. it.id, 'last_commit',
+                       'last_commit_task', 'version', 'owner', 'epoch',
+                       'fired_ms', 'running', 'max_instances', 'queue',
+                       'handler', 'max_deliveries', 'retries',
+                       'retry_backoff_ms', 'last_occ_ms')
+  if not h[3] then return 'gone' end -- every job hash has a version
   if h[1] == it.token then return 'already', h[2] or '' end
   if h[3] ~= it.version then
     if h[4] == it.token then unclaim(c, it.id) end
@@ -572,13 +591,12 @@ local function fire(c, it, h)
   local occ = it.id .. '@' .. fmt(it.sched)
   local okey = c.p .. 'occ:' .. occ
   if redis.call('EXISTS', okey) == 1 then return '' end
-  redis.call('HSET', okey, 'status', 'dispatched', 'job', it.id, 'sched_ms',
-             fmt(it.sched), 'fired_ms', fmt(now(c)), 'node', it.node,
-             'max_deliveries', h[11], 'retries', h[12], 'retry_backoff_ms',
-             h[13])
   local sid = dispatch(c, {queue = h[9], occ = occ, job = it.id,
                            sched = it.sched, epoch = it.epoch, attempt = 1,
-                           handler = h[10], body = it.body})
+                           handler = h[10], body = it.body, occ_fields = {
+    'status', 'dispatched', 'job', it.id, 'sched_ms', fmt(it.sched),
+    'fired_ms', fmt(now(c)), 'node', it.node, 'max_deliveries', h[11],
+    'retries', h[12], 'retry_backoff_ms', h[13]}})
   redis.call('SADD', c.p .. 'live:' .. it.id, occ)
   redis.call('HINCRBY', c.p .. 'job:' .. it.id, 'running', 1)
   run_record(c, it.id, {'occ', occ, 'sched_ms', fmt(it.sched), 'status',
@@ -607,17 +625,16 @@ local function commit_apply(c, it, h)
   elseif record_occ(c, it, it.sched, run_status, reason) then
     event(c, run_status, it.id, it.id .. '@' .. fmt(it.sched), it.node, reason)
   end
-  local jk = c.p .. 'job:' .. it.id
-  redis.call('HSET', jk, 'fired_ms', fmt(it.sched), 'next_fire_ms',
-             fmt(it.next), 'owner', '', 'last_commit', it.token,
-             'last_commit_task', sid, 'last_occ',
-             it.id .. '@' .. fmt(it.sched))
-  if it.sched > num(h[14], -1) then
-    redis.call('HSET', jk, 'last_occ_ms', fmt(it.sched))
-  end
+  local set = {'HSET', c.p .. 'job:' .. it.id, 'fired_ms', fmt(it.sched),
+               'next_fire_ms', fmt(it.next), 'owner', '', 'last_commit',
+               it.token, 'last_commit_task', sid, 'last_occ',
+               it.id .. '@' .. fmt(it.sched), 'last_occ_ms',
+               fmt(math.max(it.sched, num(h[14], -1)))}
   if run_status ~= 'dispatched' then
-    redis.call('HSET', jk, 'last_status', run_status)
+    set[#set + 1] = 'last_status'
+    set[#set + 1] = run_status
   end
+  redis.call(unpack(set))
   redis.call('ZREM', c.p .. 'leases', it.id)
   if it.next >= 0 then schedule(c, it.id, it.next) end
   return status, sid
@@ -650,7 +667,7 @@ local function f_commit(keys, args)
       out[#out + 1] = {s, sid}
     end
   end
-  wake_flush(c)
+  done(c)
   return out
 end
 
@@ -735,11 +752,10 @@ local function move_retries(c, limit)
     redis.call('ZREM', rk, occ)
     redis.call('DEL', hk)
     if h[4] then
-      local sid = dispatch(c, {queue = h[1], occ = occ, job = h[2],
-                               sched = num(h[5], 0), epoch = h[7] or '0',
-                               attempt = num(h[3], 2), handler = h[6] or '',
-                               body = h[4]})
-      redis.call('HSET', c.p .. 'occ:' .. occ, 'status', 'dispatched')
+      dispatch(c, {queue = h[1], occ = occ, job = h[2], sched = num(h[5], 0),
+                   epoch = h[7] or '0', attempt = num(h[3], 2),
+                   handler = h[6] or '', body = h[4],
+                   occ_fields = {'status', 'dispatched'}})
     end
   end
 end
@@ -824,6 +840,7 @@ local function f_take(keys, args)
     end
     if #out < max then take_new(c, q, qkey, max - #out, consumer, lease, out) end
   end
+  done(c)
   return out
 end
 
@@ -1047,6 +1064,7 @@ local function f_reclaim(keys, args)
     end
   end
   repair_running(c)
+  done(c)
   return {fmt(red), fmt(nd)}
 end
 
