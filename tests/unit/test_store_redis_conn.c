@@ -327,6 +327,91 @@ static void test_acl_user_without_fcall(void **state)
     tock_redis_fixture_free(fx);
 }
 
+/* The least-privilege user docs/redis-keys.md gives: exactly the commands
+ * tock runs, on its own keys and channel only. A whole cycle must work. */
+#define TOCK_ACL                                                               \
+    "user tock on >pw resetkeys ~tock:{default}:* resetchannels "             \
+    "&tock:{default}:* -@all +fcall +function|load +client|setname +info "    \
+    "+config|get +time +hget +hgetall +hmget +zscore +smembers +scan "        \
+    "+xrange +xrevrange +ssubscribe +hset +hincrby +hdel +exists +del "       \
+    "+pexpire +zadd +zrem +zrange +zrangebyscore +sadd +srem +scard +sscan "  \
+    "+xadd +xack +xdel +xreadgroup +xpending +xclaim +xgroup|create "         \
+    "+xinfo|stream +spublish\n"
+
+static void test_least_privilege_user(void **state)
+{
+    struct tock_redis_opts o = {
+        .acl = "user default on nopass ~* &* +@all\n" TOCK_ACL,
+    };
+    struct tock_redis_fixture *fx = start(&o);
+    struct tock_store *s = NULL;
+    struct tock_error err = {0};
+    struct tock_claim_batch b = {0};
+    struct tock_task_lease *l = NULL;
+    struct tock_commit c;
+    struct tock_commit_result cr;
+    struct tock_result r = {0};
+    enum tock_report_status st;
+    struct tock_run *runs = NULL;
+    struct tock_event *ev = NULL;
+    int64_t *ids = NULL, now;
+    const char *const q[] = {"default"};
+    uint8_t *body;
+    size_t n, red, dead;
+    int fd;
+    char url[200];
+
+    (void)state;
+    snprintf(url, sizeof url, "redis://tock:pw@127.0.0.1:%d",
+             tock_redis_fixture_port(fx));
+    assert_tock_ok(tock_store_open(url, NULL, &s, &err), &err);
+    assert_tock_ok(tock_store_watch_open(s, &fd, &err), &err);
+    assert_tock_ok(tock_store_now(s, &now, &err), &err);
+    {
+        struct tock_job j;
+        fx_job(&j, "acl");
+        j.retries = 1;
+        assert_tock_ok(tock_store_job_put(s, &j, now, TOCK_PUT_CREATE, 0,
+                                          NULL, NULL, &err),
+                       &err);
+        tock_job_clear(&j);
+    }
+    assert_tock_ok(tock_store_claim(s, "n", 8, 10000, &b, &err), &err);
+    assert_int_equal(b.n, 1);
+    fx_commit(&c, &b.items[0], TOCK_DECIDE_FIRE, 1000, &body);
+    assert_tock_ok(tock_store_commit(s, &c, 1, &cr, &err), &err);
+    assert_int_equal(cr.status, TOCK_COMMIT_OK);
+    tock_free(body);
+    assert_tock_ok(tock_store_task_take(s, q, 1, "w", 4, 10000, &l, &n, &err),
+                   &err);
+    assert_int_equal(n, 1);
+    r.occ = l[0].occ;
+    r.status = TOCK_STATUS_ERROR; /* a retry: the XRANGE + TIME path */
+    r.worker = "w";
+    r.attempt = 1;
+    r.exit_code = 1;
+    assert_tock_ok(tock_store_task_report(s, l[0].task_id, "w", 1, &r, &st,
+                                          &err),
+                   &err);
+    assert_int_equal(st, TOCK_REPORT_OK);
+    assert_tock_ok(tock_store_task_reclaim(s, 10, &red, &dead, &err), &err);
+    assert_tock_ok(tock_store_task_release(s, "w", &l[0].task_id, 1, &err),
+                   &err);
+    assert_tock_ok(tock_store_runs(s, NULL, 10, &runs, &n, &err), &err);
+    tock_run_list_free(runs, n);
+    assert_tock_ok(tock_store_events(s, 0, 10, &ev, &ids, &n, &err), &err);
+    tock_event_list_free(ev, ids, n);
+    assert_tock_ok(tock_store_job_remove(s, "acl", &err), &err);
+    tock_task_lease_list_free(l, 1);
+    tock_claim_batch_clear(&b);
+    tock_store_close(s);
+    /* Another namespace is out of its reach. */
+    snprintf(url, sizeof url, "redis://tock:pw@127.0.0.1:%d?ns=other",
+             tock_redis_fixture_port(fx));
+    open_expect(url, TOCK_EAUTH, "ACL SETUSER tock ~tock:{other}:*");
+    tock_redis_fixture_free(fx);
+}
+
 static void test_eviction_policy_refused(void **state)
 {
     struct tock_redis_opts o = {.maxmemory_policy = "allkeys-lru"};
@@ -550,6 +635,7 @@ int main(void)
         cmocka_unit_test(test_error_lines),
         cmocka_unit_test(test_passwords_on_a_real_server),
         cmocka_unit_test(test_acl_user_without_fcall),
+        cmocka_unit_test(test_least_privilege_user),
         cmocka_unit_test(test_eviction_policy_refused),
         cmocka_unit_test(test_cluster_mode_refused),
         T(test_busy_and_oom),
