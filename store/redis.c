@@ -98,6 +98,7 @@
  */
 #include "store/redis.h"
 
+#include <errno.h> /* program_invocation_short_name (_GNU_SOURCE) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,7 +135,6 @@ static void name_part(char *buf, size_t cap, const char *s)
  * role (tock-scheduler, tock-worker; the CLI "tock" becomes tock-cli). */
 static void client_name(struct tock_redis *b)
 {
-    extern char *program_invocation_short_name;
     const char *prog = program_invocation_short_name;
     char role[64], host[64], raw[256] = "";
 

@@ -226,6 +226,10 @@ static int script_noperm(struct tock_redis *b, const char *text,
                           what, user_of(b), acl, b->prefix);
 }
 
+#define CLUSTER_LINE                                                           \
+    "is a cluster node (MOVED/ASK/CROSSSLOT); tock talks to one primary: "     \
+    "point TOCK_STORE at a standalone Redis"
+
 static bool starts(const char *text, const char *word)
 {
     size_t n = strlen(word);
@@ -252,78 +256,96 @@ static void refresh_maxmemory(struct tock_redis *b)
     freeReplyObject(r);
 }
 
+/* Refusals whose line needs only the server's URL: the first word of the
+ * reply, the code, and what follows "Redis at <URL> " in the line. */
+static const struct {
+    const char *word;
+    int code;
+    const char *rest;
+} plain_refusals[] = {
+    {"NOAUTH", TOCK_EAUTH,
+     "requires a password (NOAUTH); set TOCK_REDIS_PASSWORD, "
+     "TOCK_REDIS_PASSWORD_FILE or redis://USER:PASSWORD@host"},
+    {"DENIED", TOCK_EAUTH,
+     "refused the connection (DENIED: protected mode); give "
+     "Redis a password or an ACL user for tock, or bind it to loopback"},
+    {"LOADING", TOCK_EAGAIN,
+     "is loading its data set (LOADING); try again when it has "
+     "finished"},
+    {"READONLY", TOCK_EIO,
+     "is a read-only replica (READONLY); point TOCK_STORE at "
+     "the primary"},
+    {"BUSY", TOCK_EBUSY,
+     "is busy running a script (BUSY); wait for it, or end it "
+     "with FUNCTION KILL / SCRIPT KILL"},
+    {"MISCONF", TOCK_ENOSPC,
+     "refuses writes because it cannot persist (MISCONF: its "
+     "disk is full or unwritable); fix its disk"},
+    {"MOVED", TOCK_EINVAL, CLUSTER_LINE},
+    {"ASK", TOCK_EINVAL, CLUSTER_LINE},
+    {"CROSSSLOT", TOCK_EINVAL, CLUSTER_LINE},
+    {"CLUSTERDOWN", TOCK_EINVAL, CLUSTER_LINE},
+};
+
+static int wrongpass(struct tock_redis *b, struct tock_error *err)
+{
+    return tock_error_set(err, TOCK_EAUTH,
+                          "Redis at %s refused the password of user '%s' "
+                          "(WRONGPASS); check the password in %s",
+                          b->url.shown, user_of(b),
+                          b->url.pass_from ? b->url.pass_from
+                                           : "TOCK_REDIS_PASSWORD");
+}
+
+static int oom(struct tock_redis *b, const char *what, struct tock_error *err)
+{
+    refresh_maxmemory(b);
+    return tock_error_set(err, TOCK_ENOSPC,
+                          "Redis out of memory (maxmemory %s); raise it or "
+                          "trim history (at %s, during %s)",
+                          b->maxmemory[0] ? b->maxmemory : "?", b->url.shown,
+                          what);
+}
+
+static bool old_redis(const char *text)
+{
+    return strstr(text, "unknown command") != NULL &&
+           (strstr(text, "FCALL") || strstr(text, "fcall") ||
+            strstr(text, "FUNCTION") || strstr(text, "function"));
+}
+
 int tock_redis_reply_error(struct tock_redis *b, const char *text, size_t len,
                            const char *what, struct tock_error *err)
 {
-    const char *at = b->url.shown;
     char line[200];
 
-    escaped(line, sizeof line, text, len);
+    for (size_t i = 0; i < sizeof plain_refusals / sizeof plain_refusals[0];
+         i++)
+        if (starts(text, plain_refusals[i].word))
+            return tock_error_set(err, plain_refusals[i].code,
+                                  "Redis at %s %s", b->url.shown,
+                                  plain_refusals[i].rest);
     if (starts(text, "WRONGPASS") || strstr(text, "invalid password") != NULL)
-        return tock_error_set(err, TOCK_EAUTH,
-                              "Redis at %s refused the password of user '%s' "
-                              "(WRONGPASS); check the password in %s",
-                              at, user_of(b),
-                              b->url.pass_from ? b->url.pass_from
-                                               : "TOCK_REDIS_PASSWORD");
-    if (starts(text, "NOAUTH"))
-        return tock_error_set(err, TOCK_EAUTH,
-                              "Redis at %s requires a password (NOAUTH); set "
-                              "TOCK_REDIS_PASSWORD, TOCK_REDIS_PASSWORD_FILE "
-                              "or redis://USER:PASSWORD@host", at);
+        return wrongpass(b, err);
     if (starts(text, "NOPERM"))
         return noperm(b, text, what, err);
     if (strstr(text, "The user executing the script can't") != NULL)
         return script_noperm(b, text, what, err);
-    if (starts(text, "DENIED"))
-        return tock_error_set(err, TOCK_EAUTH,
-                              "Redis at %s refused the connection (DENIED: "
-                              "protected mode); give Redis a password or an "
-                              "ACL user for tock, or bind it to loopback", at);
-    if (starts(text, "LOADING"))
-        return tock_error_set(err, TOCK_EAGAIN,
-                              "Redis at %s is loading its data set (LOADING); "
-                              "try again when it has finished", at);
-    if (starts(text, "READONLY"))
-        return tock_error_set(err, TOCK_EIO,
-                              "Redis at %s is a read-only replica (READONLY); "
-                              "point TOCK_STORE at the primary", at);
-    if (starts(text, "BUSY"))
-        return tock_error_set(err, TOCK_EBUSY,
-                              "Redis at %s is busy running a script (BUSY); "
-                              "wait for it, or end it with FUNCTION KILL / "
-                              "SCRIPT KILL", at);
-    if (starts(text, "MISCONF"))
-        return tock_error_set(err, TOCK_ENOSPC,
-                              "Redis at %s refuses writes because it cannot "
-                              "persist (MISCONF: its disk is full or "
-                              "unwritable); fix its disk", at);
-    if (starts(text, "OOM")) {
-        refresh_maxmemory(b);
-        return tock_error_set(err, TOCK_ENOSPC,
-                              "Redis out of memory (maxmemory %s); raise it or "
-                              "trim history (at %s, during %s)",
-                              b->maxmemory[0] ? b->maxmemory : "?", at, what);
-    }
-    if (starts(text, "MOVED") || starts(text, "ASK") ||
-        starts(text, "CROSSSLOT") || starts(text, "CLUSTERDOWN"))
-        return tock_error_set(err, TOCK_EINVAL,
-                              "Redis at %s is a cluster node (%.20s); tock "
-                              "talks to one primary: point TOCK_STORE at a "
-                              "standalone Redis", at, line);
-    if (strstr(text, "unknown command") != NULL &&
-        (strstr(text, "FCALL") || strstr(text, "fcall") ||
-         strstr(text, "FUNCTION") || strstr(text, "function")))
+    if (starts(text, "OOM"))
+        return oom(b, what, err);
+    if (old_redis(text))
         return tock_error_set(err, TOCK_EVERSION,
                               "Redis at %s is older than 7.0 (no FCALL); tock "
-                              "needs Redis >= 7.0 or Valkey >= 7.2", at);
+                              "needs Redis >= 7.0 or Valkey >= 7.2",
+                              b->url.shown);
     if (starts(text, "WRONGTYPE"))
         return tock_error_set(err, TOCK_ECORRUPT,
                               "a key under %s has the wrong type (WRONGTYPE, "
                               "during %s): something other than tock writes "
                               "there", b->prefix, what);
-    return tock_error_set(err, TOCK_EIO, "Redis at %s: %s failed: %s", at,
-                          what, line);
+    escaped(line, sizeof line, text, len);
+    return tock_error_set(err, TOCK_EIO, "Redis at %s: %s failed: %s",
+                          b->url.shown, what, line);
 }
 
 /* io_error maps a failed read or write on b->c, then drops it. */
