@@ -725,6 +725,93 @@ static void test_readd_keeps_occurrence_ids_unique(void **state)
     tock_claim_batch_clear(&a);
 }
 
+/* write_skew sets the Redis clock's offset (the shim's file). */
+static void write_skew(const char *path, long long ms)
+{
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(fp);
+    fprintf(fp, "%lld", ms);
+    fclose(fp);
+}
+
+/* RELIABILITY.md row 9 on Redis' own clock: a forward jump expires claims
+ * early, they are reclaimed and the old claimer's commit is refused (no
+ * duplicate); a backward jump is absorbed by the high-water mark (the
+ * store's clock pauses, it never runs back). */
+static void test_redis_clock_jumps(void **state)
+{
+    struct rfx *f = *state;
+    char *dir = tock_test_tmpdir("redis-skew");
+    char skew[600], env_skew[620];
+    const char *env[] = {env_skew, NULL};
+    struct tock_redis_opts o = {.ld_preload = TOCK_REDIS_SKEW_SO, .env = env};
+    struct tock_redis_fixture *fx = NULL;
+    struct tock_store *s = NULL;
+    struct tock_claim_batch a = {0}, b = {0};
+    struct tock_commit c;
+    struct tock_commit_result r;
+    struct tock_run *runs = NULL;
+    int64_t t1, t2, t3, t4;
+    uint8_t *body;
+    size_t n;
+
+    assert_non_null(dir);
+    snprintf(skew, sizeof skew, "%s/skew", dir);
+    snprintf(env_skew, sizeof env_skew, "SKEW_FILE=%s", skew);
+    write_skew(skew, 0);
+    assert_tock_ok(tock_redis_fixture_start(&o, &fx, &f->err), &f->err);
+    assert_tock_ok(tock_store_open(tock_redis_fixture_url(fx), NULL, &s,
+                                   &f->err),
+                   &f->err);
+    assert_tock_ok(tock_store_now(s, &t1, &f->err), &f->err);
+    {
+        struct tock_job j;
+        fx_job(&j, "jump");
+        assert_tock_ok(tock_store_job_put(s, &j, t1 - 1, TOCK_PUT_CREATE, 0,
+                                          NULL, NULL, &f->err),
+                       &f->err);
+        tock_job_clear(&j);
+    }
+    assert_tock_ok(tock_store_claim(s, "a", 8, 10000, &a, &f->err), &f->err);
+    assert_int_equal(a.n, 1);
+
+    /* +60 s: a's 10 s lease is over on Redis' clock; b reclaims. */
+    write_skew(skew, 60000);
+    assert_tock_ok(tock_store_claim(s, "b", 8, 10000, &b, &f->err), &f->err);
+    assert_true(b.now_ms >= t1 + 60000);
+    assert_int_equal(b.reclaimed, 1);
+    assert_int_equal(b.n, 1);
+    assert_int_equal(b.items[0].sched_ms, t1 - 1);
+    fx_commit(&c, &a.items[0], TOCK_DECIDE_FIRE, 1000, &body);
+    assert_tock_ok(tock_store_commit(s, &c, 1, &r, &f->err), &f->err);
+    assert_int_equal(r.status, TOCK_COMMIT_STALE);
+    tock_free(body);
+    fx_commit(&c, &b.items[0], TOCK_DECIDE_FIRE, 1000, &body);
+    assert_tock_ok(tock_store_commit(s, &c, 1, &r, &f->err), &f->err);
+    assert_int_equal(r.status, TOCK_COMMIT_OK);
+    tock_free(body);
+    assert_tock_ok(tock_store_runs(s, "jump", 10, &runs, &n, &f->err),
+                   &f->err);
+    assert_int_equal(n, 1);
+    tock_run_list_free(runs, n);
+    assert_tock_ok(tock_store_now(s, &t2, &f->err), &f->err);
+
+    /* Back by 60 s: the store's now pauses at the mark. */
+    write_skew(skew, 0);
+    assert_tock_ok(tock_store_now(s, &t3, &f->err), &f->err);
+    assert_true(t3 >= t2);
+    assert_true(t3 >= t1 + 60000);
+    rfx_sleep_ms(20);
+    assert_tock_ok(tock_store_now(s, &t4, &f->err), &f->err);
+    assert_int_equal(t4, t3);
+    tock_claim_batch_clear(&a);
+    tock_claim_batch_clear(&b);
+    tock_store_close(s);
+    tock_redis_fixture_free(fx);
+    tock_test_rmtree(dir);
+}
+
 static void test_wake_notification(void **state)
 {
     struct rfx *f = *state;
@@ -817,6 +904,7 @@ int main(void)
         T(test_finished_job_and_release),
         T(test_claim_limit_and_lease_wakeup),
         T(test_readd_keeps_occurrence_ids_unique),
+        T(test_redis_clock_jumps),
         T(test_wake_notification),
         T(test_bad_arguments),
 #undef T
