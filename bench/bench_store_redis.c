@@ -63,15 +63,17 @@ static void stats_reset(void)
     freeReplyObject(redisCommand(raw, "CONFIG RESETSTAT"));
 }
 
-/* stats_calls returns the calls of every command since the reset, and in
- * *fcalls those of FCALL (the round trips tock made). */
-static long stats_calls(long *fcalls)
+/* stats_calls returns the calls of every command since the reset, in
+ * *fcalls those of FCALL (the round trips tock made) and in *fcall_us the
+ * mean time Redis spent in one FCALL (the time it is blocked for). */
+static long stats_calls(long *fcalls, double *fcall_us)
 {
     redisReply *r = redisCommand(raw, "INFO commandstats");
     long total = 0;
     const char *p;
 
     *fcalls = 0;
+    *fcall_us = 0;
     for (p = r ? r->str : NULL; p != NULL && (p = strstr(p, "cmdstat_"));) {
         long calls = 0;
         const char *c = strstr(p, "calls=");
@@ -79,8 +81,11 @@ static long stats_calls(long *fcalls)
                     strncmp(p, "cmdstat_info", 12) == 0;
         if (c != NULL)
             calls = atol(c + 6);
-        if (strncmp(p, "cmdstat_fcall:", 14) == 0)
+        if (strncmp(p, "cmdstat_fcall:", 14) == 0) {
+            const char *u = strstr(p, "usec_per_call=");
             *fcalls = calls;
+            *fcall_us = u ? atof(u + 14) : 0;
+        }
         if (!skip)
             total += calls;
         p += 8;
@@ -91,12 +96,14 @@ static long stats_calls(long *fcalls)
 
 static void report_line(const char *what, long n, double secs)
 {
-    long fcalls, total = stats_calls(&fcalls);
+    double fcall_us;
+    long fcalls, total = stats_calls(&fcalls, &fcall_us);
 
     printf("%-28s %8ld ops in %7.3f s = %9.0f ops/s (%6.1f us/op) "
-           "%5.2f calls/op, %5.1f Redis commands/op\n",
+           "%5.2f calls/op, %5.1f Redis commands/op, %7.0f us/call in "
+           "Redis\n",
            what, n, secs, n / secs, secs * 1e6 / n, (double)fcalls / n,
-           (double)total / n);
+           (double)total / n, fcall_us);
     stats_reset();
 }
 
