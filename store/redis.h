@@ -61,7 +61,7 @@
 #define TOCK_REDIS_PATH_MAX 108 /* sun_path */
 #define TOCK_REDIS_USER_MAX 128
 #define TOCK_REDIS_PASS_MAX 512
-#define TOCK_REDIS_SHOWN_MAX 160
+#define TOCK_REDIS_SHOWN_MAX 448 /* the longest user and host fit */
 #define TOCK_REDIS_KEY_MAX (TOCK_REDIS_NS_MAX + TOCK_OCC_MAX + 32)
 
 /* The embedded library text (generated from redis_functions.lua). */

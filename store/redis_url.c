@@ -126,15 +126,44 @@ void tock_redis_url_wipe(struct tock_redis_url *u)
 
 /* ------------------------------------------------------------- the host */
 
+static bool name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+}
+
+/* host_ok: a host name or IPv4 address ([A-Za-z0-9.-_]), or inside
+ * brackets an IPv6 address (hex digits, ':' and '.', at least one ':',
+ * then optionally '%' and a zone name). */
+static bool host_ok(const char *h, bool v6)
+{
+    const char *zone = v6 ? strchr(h, '%') : NULL;
+    size_t end = zone ? (size_t)(zone - h) : strlen(h);
+
+    if (v6 && memchr(h, ':', end) == NULL)
+        return false;
+    for (size_t i = 0; i < end; i++) {
+        bool hex = (h[i] >= '0' && h[i] <= '9') ||
+                   (h[i] >= 'a' && h[i] <= 'f') || (h[i] >= 'A' && h[i] <= 'F');
+        if (v6 ? !(hex || h[i] == ':' || h[i] == '.') : !name_char(h[i]))
+            return false;
+    }
+    for (const char *z = zone ? zone + 1 : NULL; z != NULL && *z; z++)
+        if (!name_char(*z))
+            return false;
+    return zone == NULL || zone[1] != '\0';
+}
+
 /* parse_host reads "host[:port]" or "[v6][:port]" from s[0..len). */
 static int parse_host(const char *s, size_t len, struct tock_redis_url *u,
                       struct tock_error *err)
 {
     const char *port = NULL, *end = s + len;
+    bool v6 = len > 0 && s[0] == '[';
     size_t hlen;
     long v;
 
-    if (len > 0 && s[0] == '[') {
+    if (v6) {
         const char *close = memchr(s, ']', len);
         if (close == NULL)
             return tock_error_set(err, TOCK_EINVAL,
@@ -161,6 +190,10 @@ static int parse_host(const char *s, size_t len, struct tock_redis_url *u,
                               "store URL: the host is too long");
     memcpy(u->host, s, hlen);
     u->host[hlen] = '\0';
+    if (!host_ok(u->host, v6))
+        return tock_error_set(err, TOCK_EINVAL,
+                              "store URL: the host holds a character that "
+                              "is not allowed in a host name or address");
     u->port = DEFAULT_PORT;
     if (port == NULL)
         return 0;
@@ -183,6 +216,13 @@ static int parse_userinfo(const char *s, size_t len, struct tock_redis_url *u,
 
     if (rc < 0)
         return rc;
+    for (const char *p = u->user; *p != '\0'; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
+            strchr("@:/?#%&=[]", *p) != NULL)
+            return tock_error_set(err, TOCK_EINVAL,
+                                  "store URL: the user name may hold only "
+                                  "printable ASCII without spaces or any of "
+                                  "@ : / ? # %% & = [ ]");
     if (colon == NULL)
         return 0;
     if (ulen == 0)

@@ -77,6 +77,8 @@ static void test_url_grammar(void **state)
     assert_string_equal(u.shown, "redis://[::1]:6380/2");
     url_ok("redis://[fe80::1]", &u);
     assert_int_equal(u.port, 6379);
+    url_ok("redis://[fe80::1%eth0]:6379", &u);
+    assert_string_equal(u.host, "fe80::1%eth0");
 
     url_ok("unix:///run/redis/redis.sock?db=4&ns=a.b-c_d", &u);
     assert_string_equal(u.path, "/run/redis/redis.sock");
@@ -97,6 +99,10 @@ static void test_url_errors(void **state)
     url_bad("redis://h:+5", TOCK_EINVAL, "1..65535");
     url_bad("redis://[::1", TOCK_EINVAL, "no closing ']'");
     url_bad("redis://[::1]x", TOCK_EINVAL, "junk after");
+    url_bad("redis://[OOO%3q]/1", TOCK_EINVAL, "not allowed in a host");
+    url_bad("redis://[fe80::1%]", TOCK_EINVAL, "not allowed in a host");
+    url_bad("redis://ca\x01che", TOCK_EINVAL, "not allowed in a host");
+    url_bad("redis://a?b@c", TOCK_EINVAL, "user name");
     url_bad("redis://h/x", TOCK_EINVAL, "database 'x'");
     url_bad("redis://h/-1", TOCK_EINVAL, "database '-1'");
     url_bad("redis://h/01", TOCK_EINVAL, "database '01'");
