@@ -756,6 +756,13 @@ local function move_retries(c, limit)
                    epoch = h[7] or '0', attempt = num(h[3], 2),
                    handler = h[6] or '', body = h[4],
                    occ_fields = {'status', 'dispatched'}})
+    else
+      -- The retry's record was deleted by hand: the attempt cannot run,
+      -- and the occurrence must not stay "in flight" for ever.
+      local text = 'retry record ' .. hk .. ' is gone'
+      finish_occ(c, occ, c.p .. 'occ:' .. occ, 'dead',
+                 {'finished_ms', fmt(now(c)), 'error', text}, 'dead', text,
+                 nil)
     end
   end
 end

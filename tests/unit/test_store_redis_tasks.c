@@ -494,6 +494,29 @@ static void test_foreign_and_lost_entries(void **state)
     assert_non_null(strstr(occ_field(f, occ, "error", buf, sizeof buf),
                            "is gone"));
     assert_int_equal(rfx_int(f, "HGET " NS "job:good running"), 0);
+    /* A waiting retry whose record was deleted by hand: the occurrence is
+     * recorded dead when the retry falls due, not left in flight. */
+    {
+        struct tock_task_lease *lr = NULL;
+        char rocc[TOCK_OCC_MAX];
+        tock_occ_format(rocc, sizeof rocc, "rr", fire_job(f, "rr", 1, 1, 3));
+        assert_tock_ok(tock_store_task_take(f->s, default_q, 1, "w", 1, 10000,
+                                            &lr, &n, &f->err),
+                       &f->err);
+        assert_int_equal(n, 1);
+        assert_string_equal(lr[0].occ, rocc);
+        assert_int_equal(report(f, &lr[0], "w", TOCK_STATUS_ERROR),
+                         TOCK_REPORT_OK);
+        freeReplyObject(rfx_reply(f, "DEL " NS "retry:%s", rocc));
+        rfx_sleep_ms(10);
+        assert_tock_ok(tock_store_task_reclaim(f->s, 10, &red, &dead, &f->err),
+                       &f->err);
+        assert_string_equal(occ_field(f, rocc, "status", buf, sizeof buf),
+                            "dead");
+        assert_int_equal(rfx_int(f, "HGET " NS "job:rr running"), 0);
+        assert_int_equal(rfx_int(f, "ZCARD " NS "retry"), 0);
+        tock_task_lease_list_free(lr, n);
+    }
     /* Ids keep increasing past an entry added by hand with a later id. */
     freeReplyObject(rfx_reply(f, "XADD " NS "q:default 5000000000000-5 a b"));
     tock_task_lease_list_free(l, 1);
