@@ -11,44 +11,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-/* json_lines parses JSON lines; *n gets the count. The caller decrefs. */
-static json_t *json_lines(const char *text, size_t *n)
-{
-    json_t *arr = json_array(), *one;
-    json_error_t jerr;
-    const char *p = text, *nl;
-
-    while (*p) {
-        nl = strchr(p, '\n');
-        assert_non_null(nl);
-        one = json_loadb(p, (size_t)(nl - p), 0, &jerr);
-        if (one == NULL)
-            fail_msg("bad JSON line '%.*s': %s", (int)(nl - p), p, jerr.text);
-        json_array_append_new(arr, one);
-        p = nl + 1;
-    }
-    *n = json_array_size(arr);
-    return arr;
-}
-
-static const char *jstr(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-
-    if (!json_is_string(v))
-        fail_msg("field '%s' is not a string", key);
-    return json_string_value(v);
-}
-
-static json_int_t jint(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-
-    if (!json_is_integer(v))
-        fail_msg("field '%s' is not an integer", key);
-    return json_integer_value(v);
-}
-
 static void add_tick(void)
 {
     free(CLI_OK("add", "tick", "--every", "2s", "--handler", "append",
