@@ -205,6 +205,55 @@ static void check_cli_runs(struct sa_fixture *f, const char *job)
     free(out);
 }
 
+/* table_cells splits a `tock runs` table line into its cells (columns
+ * are two or more spaces apart; a time holds one) and returns how many. */
+static size_t table_cells(char *line, char **cells, size_t max)
+{
+    size_t n = 0;
+    char *p = line, *gap;
+
+    while (*p != '\0' && n < max) {
+        cells[n++] = p;
+        gap = strstr(p, "  ");
+        if (gap == NULL)
+            break;
+        *gap = '\0';
+        for (p = gap + 1; *p == ' '; p++)
+            ;
+    }
+    return n;
+}
+
+/* check_table_misses: `tock runs m` (for people) shows `want` missed rows:
+ * the reason in OUTPUT, the node that recorded it, and no start, finish,
+ * worker, attempt or exit code (it never ran). */
+static void check_table_misses(size_t want)
+{
+    char *out = CLI_OK("runs", "m", "--limit", "1000"), *line, *save = NULL;
+    size_t seen = 0;
+
+    for (line = strtok_r(out, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *c[12];
+        size_t n = table_cells(line, c, 12);
+
+        assert_int_equal(n, 10);
+        if (strcmp(c[2], "missed") != 0)
+            continue;
+        seen++;
+        assert_string_equal(c[0], "m");
+        assert_string_equal(c[3], "-");
+        assert_string_equal(c[4], "-");
+        assert_string_equal(c[5], "node-b");
+        assert_string_equal(c[6], "-");
+        assert_string_equal(c[7], "-");
+        assert_string_equal(c[8], "-");
+        assert_string_equal(c[9], "misfire_grace");
+    }
+    assert_true(seen >= want);
+    free(out);
+}
+
 /* count_events counts `tock events --json` lines of `type` for `job`
  * (and node `node` unless NULL); *first_detail gets the detail of the
  * first (tock_free it; may be NULL). */
@@ -291,6 +340,7 @@ static void misses_past_grace(void **state)
     assert_true(after >= 2);
     tock_run_list_free(runs, n);
     check_cli_runs(f, "m");
+    check_table_misses(missed);
     /* One "missed" event per commit that recorded misses, by node-b. */
     assert_true(count_events("missed", "m", "node-b", &detail) >= 1);
     assert_non_null(detail);
