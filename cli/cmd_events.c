@@ -31,6 +31,7 @@ static int print_event(const struct tock_event *e, int64_t id, bool json)
 {
     const char *type = tock_event_type_name(e->type);
     char when[48], line[1400], detail[1024];
+    size_t n;
 
     if (json)
         return tock_output_json(json_pack(
@@ -53,6 +54,9 @@ static int print_event(const struct tock_event *e, int64_t id, bool json)
              e->occ ? e->occ : "", e->occ ? "  " : "",
              e->node ? "node " : "", e->node ? e->node : "",
              e->node ? "  " : "", detail);
+    /* no padding after the last field (an event without a detail) */
+    for (n = strlen(line); n > 0 && line[n - 1] == ' '; n--)
+        line[n - 1] = '\0';
     tock_output_line(line);
     return 0;
 }

@@ -78,7 +78,11 @@ static int runs_table(const struct tock_run *runs, size_t n)
         row[4] = fin;
         row[5] = r->node;
         row[6] = r->worker;
-        row[7] = att;
+        /* a missed or skipped occurrence never had an attempt */
+        row[7] = strcmp(r->status, "missed") == 0 ||
+                         strcmp(r->status, "skipped") == 0
+                     ? NULL
+                     : att;
         row[8] = r->exit_code < 0 ? NULL : code;
         row[9] = out;
         rc = tock_output_table_row(t, row);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,10 +23,20 @@ static void note_write(void)
 
 /* ------------------------------------------------------------------ text */
 
+static bool line_end(char c)
+{
+    return c == '\n' || c == '\r';
+}
+
+/* tock_output_escape shows the first line with text: a handler's output
+ * nearly always ends in a newline, and may start with one or use CRLF;
+ * those line ends are not "more lines", so they neither show as "\r" nor
+ * earn the "...". */
 void tock_output_escape(const char *src, size_t len, char *buf, size_t cap)
 {
-    const char *nl = src ? memchr(src, '\n', len) : NULL;
-    size_t line = nl ? (size_t)(nl - src) : len, used, n;
+    const char *nl;
+    size_t line, rest, used, n;
+    bool more;
 
     if (cap < 8) {
         if (cap > 0)
@@ -36,8 +47,18 @@ void tock_output_escape(const char *src, size_t len, char *buf, size_t cap)
         snprintf(buf, cap, "-");
         return;
     }
+    while (len > 0 && line_end(*src)) {
+        src++;
+        len--;
+    }
+    nl = memchr(src, '\n', len);
+    line = nl ? (size_t)(nl - src) : len;
+    for (rest = line, more = false; rest < len && !more; rest++)
+        more = !line_end(src[rest]);
+    while (line > 0 && src[line - 1] == '\r')
+        line--;
     used = tock_escape_line(buf, cap - 3, src, line);
-    if (used < line || nl != NULL) {
+    if (used < line || more) {
         n = strlen(buf);
         memcpy(buf + n, "...", 4);
     }

@@ -58,9 +58,10 @@ void tock_output_time_full(int64_t ms, char *buf, size_t cap);
 /* ---------------------------------------------------------------- text */
 
 /* tock_output_escape writes the escaped first line of src[0..len) into
- * buf (capacity cap): control characters, invalid UTF-8 and bidi
- * controls escaped, cut with "..." when longer (or when more lines
- * follow). */
+ * buf (capacity cap): leading line ends skipped, a trailing "\r" dropped,
+ * control characters, invalid UTF-8 and bidi controls escaped, cut with
+ * "..." when longer or when more text follows (a final newline is not
+ * more text). */
 void tock_output_escape(const char *src, size_t len, char *buf, size_t cap);
 
 /* tock_output_line prints `text` (escaped) and a newline on stdout. */

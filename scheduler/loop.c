@@ -423,8 +423,10 @@ static void store_state(struct tock_loop *l, const struct tock_loop_work *w,
                       "store unavailable: %s; nothing fires until it is "
                       "back (retrying every %d ms at most)", w->err.msg,
                       BACKOFF_MAX_MS);
+        /* From the start of the failed call: a locked store showed as a
+         * call that waited out the busy timeout before it failed. */
         if (l->store_ok)
-            l->down_since = now;
+            l->down_since = w->fail_mono_ms;
         l->store_ok = false;
         return;
     }
@@ -671,6 +673,12 @@ static void arm_timer(struct tock_loop *l, uint64_t now)
     }
     if (l->claim_at == 0 && at == now + (uint64_t)l->max_sleep_ms)
         l->claim_at = at; /* the safety net: look again after the cap */
+    /* Backing off, no trip to the store goes before retry_at (plan_work),
+     * so no wake-up either: a deadline that passed meanwhile (a failed
+     * task reclaim, a held commit) would otherwise fire the timer at once,
+     * again and again, for the whole outage. */
+    if (l->retry_at != 0 && at < l->retry_at)
+        at = l->retry_at;
     uv_update_time(l->uv);
     uv_timer_start(&l->timer, on_timer, at > now ? at - now : 0, 0);
 }

@@ -48,10 +48,14 @@
  * (it is the occurrence's identity, and every node must agree on it).
  *
  * STORE ERRORS. A failed store call is logged once per state change
- * ("store unavailable: ...", "store available again after N ms"); the loop
- * backs off (100 ms doubling to 5 s) and retries. Nothing fires without a
- * successful commit; claims that could not be committed are retried within
- * L/2, else released, else left to lapse.
+ * ("store unavailable: ...", "store available again after N ms", N counted
+ * from the start of the first failed call); the trip to the store ends at
+ * its first failed call (a locked store fails each call only after the
+ * busy timeout: the outage is reported after one timeout, not several);
+ * the loop backs off (100 ms doubling to 5 s), sleeping on its timer, and
+ * retries. Nothing fires without a successful commit; claims that could
+ * not be committed are retried within L/2, else released, else left to
+ * lapse.
  *
  * CALLBACK CONTRACT (libuv's rules):
  *   - every function here but tock_loop_wake runs on the loop's thread;

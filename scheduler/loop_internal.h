@@ -66,7 +66,10 @@ struct tock_loop_work {
     int64_t now_ms, next_due_ms;
     uint64_t claim_mono_ms, base_mono_ms; /* as in tock_loop_item */
     size_t redelivered, dead;
-    int failures;             /* store calls that failed */
+    int failures;             /* store calls that failed (the work stops
+                                 at the first: at most 1, or 2 with a
+                                 release) */
+    uint64_t fail_mono_ms;    /* monotonic ms the first failed call began */
     int release_rc;           /* last release error, 0 when none */
     struct tock_error err;    /* the first failure's message */
 };

@@ -60,13 +60,15 @@ static void crash_at(struct tock_loop *l, bool after_claim)
 
 /* ---------------------------------------------------------------- helpers */
 
+/* fail records a failed store call that began at monotonic `began`. */
 static void fail(struct tock_loop_work *w, const struct tock_error *err,
-                 int rc)
+                 int rc, uint64_t began)
 {
     if (w->failures++ == 0) {
         w->err = *err;
         if (w->err.code == 0)
             w->err.code = rc;
+        w->fail_mono_ms = began;
     }
 }
 
@@ -107,11 +109,12 @@ static void check_change(struct tock_loop *l, struct tock_loop_work *w)
 static void task_reclaim(struct tock_loop *l, struct tock_loop_work *w)
 {
     struct tock_error err = {0};
+    uint64_t began = tock_loop_mono_ms();
     int rc = tock_store_task_reclaim(l->store, TOCK_CLAIM_MAX,
                                      &w->redelivered, &w->dead, &err);
 
     if (rc != 0)
-        fail(w, &err, rc);
+        fail(w, &err, rc, began);
 }
 
 /* decide_item decides one claimed job and sets its fate. */
@@ -148,7 +151,7 @@ static void claim_and_decide(struct tock_loop *l, struct tock_loop_work *w)
 
     rc = tock_store_claim(l->store, l->nonce, l->batch, l->lease_ms, &b, &err);
     if (rc != 0) {
-        fail(w, &err, rc);
+        fail(w, &err, rc, mono);
         return;
     }
     w->claimed_ok = true;
@@ -236,9 +239,21 @@ static void commit_items(struct tock_loop *l, struct tock_loop_work *w)
             it->res = rs[k++];
     }
     if (rc != 0)
-        fail(w, &err, rc);
+        fail(w, &err, rc, mono);
     tock_free(cs);
     tock_free(rs);
+}
+
+/* defer_commits keeps the items due for a commit for the next trip, as a
+ * failed commit does: the store just failed this work. */
+static void defer_commits(struct tock_loop_work *w)
+{
+    size_t i;
+
+    for (i = 0; i < w->items.n; i++) {
+        if (w->items.v[i].fate == TOCK_FATE_COMMIT)
+            w->items.v[i].fate = TOCK_FATE_HOLD;
+    }
 }
 
 static void release_items(struct tock_loop *l, struct tock_loop_work *w)
@@ -246,6 +261,7 @@ static void release_items(struct tock_loop *l, struct tock_loop_work *w)
     size_t n = count_fate(&w->items, TOCK_FATE_RELEASE), i, k = 0;
     struct tock_claimed *cs;
     struct tock_error err = {0};
+    uint64_t began = tock_loop_mono_ms();
     int rc;
 
     if (n == 0)
@@ -272,7 +288,7 @@ static void release_items(struct tock_loop *l, struct tock_loop_work *w)
     }
     if (rc != 0) {
         w->release_rc = rc;
-        fail(w, &err, rc);
+        fail(w, &err, rc, began);
     }
     tock_free(cs);
 }
@@ -288,9 +304,18 @@ void tock_loop_work_run(uv_work_t *req)
         check_change(l, w);
     if (w->do_reclaim)
         task_reclaim(l, w);
-    if ((w->do_claim || w->changed) && !atomic_load(&l->stop_requested))
+    /* After a failed call the work claims and commits nothing more: on a
+     * locked store each further call would wait out the busy timeout too,
+     * delaying the report of the outage (and its log line) by as much;
+     * the loop retries after its back-off. Releases are still tried: they
+     * hand claims back to other nodes. */
+    if (w->failures == 0 && (w->do_claim || w->changed) &&
+        !atomic_load(&l->stop_requested))
         claim_and_decide(l, w);
     gate(l, w);
-    commit_items(l, w);
+    if (w->failures == 0)
+        commit_items(l, w);
+    else
+        defer_commits(w);
     release_items(l, w);
 }

@@ -5,7 +5,8 @@
  * TZ=UTC so local times are predictable, plus TOCK_STORE when the test
  * gives one), stdin from a string or /dev/null, and stdout and stderr in
  * files of the test's directory. A run that takes longer than
- * CLI_RUN_TIMEOUT_MS is killed and fails the test.
+ * CLI_RUN_TIMEOUT_MS is killed and fails the test. json_lines, jstr and
+ * jint read what `--json` prints.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "support.h"
 
@@ -240,4 +243,44 @@ CLI_UNUSED static bool cli_file_exists(const char *path)
     struct stat st;
 
     return stat(path, &st) == 0;
+}
+
+/* ------------------------------------------------------------ JSON lines */
+
+/* json_lines parses JSON lines; *n gets the count. The caller decrefs. */
+CLI_UNUSED static json_t *json_lines(const char *text, size_t *n)
+{
+    json_t *arr = json_array(), *one;
+    json_error_t jerr;
+    const char *p = text, *nl;
+
+    while (*p) {
+        nl = strchr(p, '\n');
+        assert_non_null(nl);
+        one = json_loadb(p, (size_t)(nl - p), 0, &jerr);
+        if (one == NULL)
+            fail_msg("bad JSON line '%.*s': %s", (int)(nl - p), p, jerr.text);
+        json_array_append_new(arr, one);
+        p = nl + 1;
+    }
+    *n = json_array_size(arr);
+    return arr;
+}
+
+CLI_UNUSED static const char *jstr(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+
+    if (!json_is_string(v))
+        fail_msg("field '%s' is not a string", key);
+    return json_string_value(v);
+}
+
+CLI_UNUSED static json_int_t jint(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+
+    if (!json_is_integer(v))
+        fail_msg("field '%s' is not an integer", key);
+    return json_integer_value(v);
 }

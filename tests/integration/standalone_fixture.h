@@ -1,7 +1,9 @@
-/* standalone_fixture.h: what the execution tests (test_standalone*.c,
- * test_worker_sqlite.c) share: a private directory with a SQLite store,
- * config files, the real programs started as children that cannot outlive
- * the test (tests/support/proc.h), and waits on the store's run history.
+/* standalone_fixture.h: what the execution tests (test_standalone.c,
+ * test_worker_sqlite.c, test_policies.c, test_scheduler_sqlite.c) share: a
+ * private directory with a SQLite store, config files, the real programs
+ * started as children that cannot outlive the test (tests/support/proc.h),
+ * waits on the store's run history, one-line failures, and the check that
+ * a job's history is its schedule with one record per occurrence.
  *
  * Header-only (static inline) because each tests/integration/test_*.c is
  * its own executable; every wait is bounded, every child is ended by pid.
@@ -97,14 +99,24 @@ static inline int sa_count_lines(const char *path)
 }
 
 /* sa_setup makes the directory; the store file is created by the first
- * program (or sa_open_store). */
-static inline void sa_setup(struct sa_fixture *f, const char *tag)
+ * program (or sa_open_store). With `shm` and no TMPDIR set, the directory
+ * is on /dev/shm when there is one: tests about what the programs decide
+ * need no fsync (~100 ms per SQLite commit on a shared disk). */
+static inline void sa_setup_in(struct sa_fixture *f, const char *tag,
+                               int shm)
 {
+    if (shm && getenv("TMPDIR") == NULL && access("/dev/shm", W_OK) == 0)
+        setenv("TMPDIR", "/dev/shm", 1);
     memset(f, 0, sizeof *f);
     f->dir = tock_test_tmpdir(tag);
     assert_non_null(f->dir);
     snprintf(f->db, sizeof f->db, "%s/t.db", f->dir);
     snprintf(f->url, sizeof f->url, "sqlite:%s", f->db);
+}
+
+static inline void sa_setup(struct sa_fixture *f, const char *tag)
+{
+    sa_setup_in(f, tag, 0);
 }
 
 static inline void sa_open_store(struct sa_fixture *f)
@@ -162,6 +174,60 @@ static inline int sa_run(struct sa_fixture *f, const char *prog,
     return WEXITSTATUS(status);
 }
 
+/* sa_expect_fail runs `prog` with `args` and expects exit `status` and
+ * exactly one line of output (stdout and stderr together: stdout must
+ * stay empty), starting "<prog>: " and containing `needle`. */
+static inline void sa_expect_fail(struct sa_fixture *f, const char *prog,
+                                  const char *const *args, int status,
+                                  const char *needle)
+{
+    char log[SA_PATH_MAX], prefix[64];
+    char *text, *nl;
+
+    snprintf(prefix, sizeof prefix, "%s: ", prog);
+    sa_path(f, "fail.log", log, sizeof log);
+    unlink(log);
+    assert_int_equal(sa_run(f, prog, "fail.log", args), status);
+    text = sa_read(log);
+    nl = strchr(text, '\n');
+    if (strncmp(text, prefix, strlen(prefix)) != 0 || nl == NULL ||
+        nl[1] != '\0' || strstr(text, needle) == NULL)
+        fail_msg("%s: expected exit %d and one line with '%s', got: %s",
+                 prog, status, needle, text);
+    tock_free(text);
+}
+
+/* sa_write_config writes DIR/c.json: one handler "rec" running `script`
+ * with /bin/sh -c (DIR substituted for every "@D@"), and, unless `jobs`
+ * is NULL, a "jobs" list with `jobs` in it. Returns the path, in buf. */
+static inline const char *sa_write_config(struct sa_fixture *f,
+                                          const char *script,
+                                          const char *jobs, char *buf,
+                                          size_t cap)
+{
+    char text[8192], body[4096];
+    const char *p;
+    size_t n = 0;
+
+    for (p = script; *p && n < sizeof body - SA_PATH_MAX; p++) {
+        if (strncmp(p, "@D@", 3) == 0) {
+            n += (size_t)snprintf(body + n, sizeof body - n, "%s", f->dir);
+            p += 2;
+        } else {
+            body[n++] = *p;
+        }
+    }
+    body[n] = '\0';
+    snprintf(text, sizeof text,
+             "{\"handlers\": {\"rec\": {\"argv\": [\"/bin/sh\", \"-c\", "
+             "\"%s\"]}}%s%s%s}\n",
+             body, jobs != NULL ? ",\n \"jobs\": [" : "",
+             jobs != NULL ? jobs : "", jobs != NULL ? "]" : "");
+    sa_path(f, "c.json", buf, cap);
+    sa_write(buf, text);
+    return buf;
+}
+
 /* sa_stop sends SIGTERM and waits up to `ms` for a clean exit; returns
  * the exit status (-1 when it had to be killed or died of a signal). */
 static inline int sa_stop(pid_t pid, int ms)
@@ -217,6 +283,38 @@ static inline size_t sa_wait_status(struct sa_fixture *f, const char *job,
             return have;
         sa_sleep_ms(50);
     }
+}
+
+/* sa_check_grid checks that runs[0..n) (one job's history, newest first,
+ * as the store returns it) are one record per occurrence of its schedule:
+ * newest at `newest`, each `period_ms` before the next, the oldest at
+ * `oldest` (-1: any), every status one of the NULL-terminated `allowed`.
+ * That is "dispatched + missed (+ skipped) = 1" for every scheduled time
+ * in the window: none twice, none left out. */
+static inline void sa_check_grid(const char *job, const struct tock_run *runs,
+                                 size_t n, int64_t period_ms, int64_t newest,
+                                 int64_t oldest, const char *const *allowed)
+{
+    int64_t expect = newest;
+    size_t i, k;
+
+    if (n == 0)
+        fail_msg("job %s: no runs", job);
+    for (i = 0; i < n; i++, expect -= period_ms) {
+        if (runs[i].sched_ms != expect)
+            fail_msg("job %s: run %zu is at %lld, expected %lld (period %lld)",
+                     job, i, (long long)runs[i].sched_ms, (long long)expect,
+                     (long long)period_ms);
+        for (k = 0; allowed[k] != NULL; k++)
+            if (strcmp(runs[i].status, allowed[k]) == 0)
+                break;
+        if (allowed[k] == NULL)
+            fail_msg("job %s: %s has status %s", job, runs[i].occ,
+                     runs[i].status);
+    }
+    if (oldest >= 0 && runs[n - 1].sched_ms != oldest)
+        fail_msg("job %s: history starts at %lld, first occurrence is %lld",
+                 job, (long long)runs[n - 1].sched_ms, (long long)oldest);
 }
 
 /* sa_wait_file waits up to `ms` for `path` to hold at least `lines`

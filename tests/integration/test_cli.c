@@ -11,44 +11,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-/* json_lines parses JSON lines; *n gets the count. The caller decrefs. */
-static json_t *json_lines(const char *text, size_t *n)
-{
-    json_t *arr = json_array(), *one;
-    json_error_t jerr;
-    const char *p = text, *nl;
-
-    while (*p) {
-        nl = strchr(p, '\n');
-        assert_non_null(nl);
-        one = json_loadb(p, (size_t)(nl - p), 0, &jerr);
-        if (one == NULL)
-            fail_msg("bad JSON line '%.*s': %s", (int)(nl - p), p, jerr.text);
-        json_array_append_new(arr, one);
-        p = nl + 1;
-    }
-    *n = json_array_size(arr);
-    return arr;
-}
-
-static const char *jstr(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-
-    if (!json_is_string(v))
-        fail_msg("field '%s' is not a string", key);
-    return json_string_value(v);
-}
-
-static json_int_t jint(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-
-    if (!json_is_integer(v))
-        fail_msg("field '%s' is not an integer", key);
-    return json_integer_value(v);
-}
-
 static void add_tick(void)
 {
     free(CLI_OK("add", "tick", "--every", "2s", "--handler", "append",
@@ -262,12 +224,10 @@ static void test_run_and_runs(void **state)
     free(out);
 }
 
-/* test_output_escaped puts a result with terminal escapes and several lines
- * into the store through the store API (as a worker would), then checks
- * that `tock runs` shows it escaped and cut to its first line. */
-static void test_output_escaped(void **state)
+/* report_run fires job tick once (`tock run`) and reports a result with
+ * `output` for it, as a worker would. */
+static void report_run(const char *output, size_t len)
 {
-    static const char evil[] = "\x1b[31mred\xe2\x80\xae gnp.exe\nline two";
     struct tock_error err = {0};
     struct tock_store *s = NULL;
     struct tock_task_lease *leases = NULL;
@@ -275,10 +235,7 @@ static void test_output_escaped(void **state)
     enum tock_report_status rs;
     const char *queues[] = {"default"};
     size_t n = 0;
-    char *out;
 
-    (void)state;
-    add_tick();
     free(CLI_OK("run", "tick"));
     assert_tock_ok(tock_store_open(cli_store, NULL, &s, &err), &err);
     assert_tock_ok(tock_store_task_take(s, queues, 1, "w1", 1, 60000, &leases,
@@ -293,15 +250,27 @@ static void test_output_escaped(void **state)
     res.started_ms = 1000;
     res.finished_ms = 2000;
     res.exit_code = 3;
-    res.output = (uint8_t *)evil;
-    res.output_len = sizeof evil - 1;
+    res.output = (uint8_t *)output;
+    res.output_len = len;
     assert_tock_ok(tock_store_task_report(s, leases[0].task_id, "w1",
                                           leases[0].deliveries, &res, &rs,
                                           &err),
                    &err);
     tock_task_lease_list_free(leases, n);
     tock_store_close(s);
+}
 
+/* test_output_escaped puts a result with terminal escapes and several lines
+ * into the store through the store API (as a worker would), then checks
+ * that `tock runs` shows it escaped and cut to its first line. */
+static void test_output_escaped(void **state)
+{
+    static const char evil[] = "\x1b[31mred\xe2\x80\xae gnp.exe\nline two";
+    char *out;
+
+    (void)state;
+    add_tick();
+    report_run(evil, sizeof evil - 1);
     out = CLI_OK("runs");
     assert_null(strchr(out, '\x1b'));
     assert_null(strstr(out, "\xe2\x80\xae"));
@@ -316,6 +285,31 @@ static void test_output_escaped(void **state)
     if (!strstr(out, "\\u001B[31mred\\u202E gnp.exe\\nline two"))
         fail_msg("runs --json: %s", out);
     free(out);
+}
+
+/* Line ends around the first line are not "more lines": the usual
+ * "done\n", CRLF output and output that starts with a blank line show
+ * their text, without "..." and without "\r". */
+static void test_output_first_line(void **state)
+{
+    static const char *const outputs[] = {"done one\n", "done two\r\n",
+                                          "\n\r\ndone three\n\n",
+                                          "done four\nand more\n"};
+    static const char *const shown[] = {"  done one\n", "  done two\n",
+                                        "  done three\n",
+                                        "  done four...\n"};
+    size_t i;
+    char *out;
+
+    (void)state;
+    add_tick();
+    for (i = 0; i < 4; i++) {
+        report_run(outputs[i], strlen(outputs[i]));
+        out = CLI_OK("runs", "--limit", "1");
+        if (strstr(out, shown[i]) == NULL)
+            fail_msg("output %zu shows as: %s", i, out);
+        free(out);
+    }
 }
 
 /* ------------------------------------------------------------- events */
@@ -343,6 +337,12 @@ static void test_events(void **state)
     out = CLI_OK("events", "--limit", "1");
     assert_int_equal(cli_count(out, "\n"), 1);
     assert_non_null(strstr(out, "resumed"));
+    free(out);
+    /* No line ends in padding (paused/resumed have no occurrence, node or
+     * detail). */
+    out = CLI_OK("events");
+    assert_int_equal(cli_count(out, "\n"), 3);
+    assert_int_equal(cli_count(out, " \n"), 0);
     free(out);
 }
 
@@ -541,6 +541,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_run_and_runs, cli_setup,
                                         cli_teardown),
         cmocka_unit_test_setup_teardown(test_output_escaped, cli_setup,
+                                        cli_teardown),
+        cmocka_unit_test_setup_teardown(test_output_first_line, cli_setup,
                                         cli_teardown),
         cmocka_unit_test_setup_teardown(test_events, cli_setup, cli_teardown),
         cmocka_unit_test_setup_teardown(test_events_follow, cli_setup,

@@ -24,11 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/alloc.h"
-#include "proc.h"
 #include "scheduler/tz.h"
-#include "store/store.h"
-#include "support.h"
+#include "standalone_fixture.h"
 
 #define NJOBS 20
 #define LEASE "1s"
@@ -39,22 +36,6 @@ struct fx {
     struct tock_store *s;
     struct tock_error err;
 };
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int64_t ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
 
 static void fx_open(struct fx *f, const char *tag)
 {
@@ -215,33 +196,21 @@ static size_t count_fired_events(struct fx *f, size_t *dups)
 static size_t check_job(struct fx *f, const char *id, int64_t first,
                         int64_t period, int64_t t_stop, size_t *others)
 {
+    static const char *const decided[] = {"dispatched", "missed", "skipped",
+                                          NULL};
     struct tock_job_state st = {0};
     struct tock_run *r = NULL;
-    size_t n = 0, i, dispatched = 0;
-    int64_t expect;
+    size_t n = 0, dispatched;
 
     assert_tock_ok(tock_store_job_get(f->s, id, &st, &f->err), &f->err);
     assert_string_equal(st.owner, ""); /* nothing left claimed */
     /* Nothing stalled: the last decided occurrence is recent. */
     assert_true(st.fired_ms >= t_stop - period - 1500);
     assert_tock_ok(tock_store_runs(f->s, id, 1000, &r, &n, &f->err), &f->err);
-    /* Runs come newest first: walk the grid down from the watermark. */
-    expect = st.fired_ms;
-    for (i = 0; i < n; i++, expect -= period) {
-        if (r[i].sched_ms != expect)
-            fail_msg("job %s: run %zu is at %" PRId64 ", expected %" PRId64,
-                     id, i, r[i].sched_ms, expect);
-        if (strcmp(r[i].status, "dispatched") == 0)
-            dispatched++;
-        else if (strcmp(r[i].status, "missed") == 0 ||
-                 strcmp(r[i].status, "skipped") == 0)
-            (*others)++;
-        else
-            fail_msg("job %s: status %s", id, r[i].status);
-    }
-    if (expect + period != first)
-        fail_msg("job %s: history starts at %" PRId64 ", first occurrence is "
-                 "%" PRId64, id, expect + period, first);
+    /* Runs come newest first: the grid down from the watermark. */
+    sa_check_grid(id, r, n, period, st.fired_ms, first, decided);
+    dispatched = sa_count_status(r, n, "dispatched");
+    *others += n - dispatched;
     tock_run_list_free(r, n);
     tock_job_state_clear(&st);
     return dispatched;
@@ -259,7 +228,7 @@ static void test_two_nodes_with_a_kill(void **state)
 
     (void)state;
     fx_open(&f, "sched2");
-    t0 = wall_ms() + 1000;
+    t0 = sa_now_ms() + 1000;
     for (i = 0; i < NJOBS; i++) {
         period[i] = 200 + (int64_t)(i % 4) * 100;
         first[i] = t0 + (int64_t)i * 7;
@@ -268,12 +237,12 @@ static void test_two_nodes_with_a_kill(void **state)
     }
     a = start_node(&f, "node-a", NULL);
     b = start_node(&f, "node-b", NULL);
-    sleep_ms(4000);
+    sa_sleep_ms(4000);
     assert_tock_ok(tock_proc_kill(a, &f.err), &f.err); /* SIGKILL midway */
-    sleep_ms(300);
+    sa_sleep_ms(300);
     a = start_node(&f, "node-a2", NULL);
-    sleep_ms(4000);
-    t_stop = wall_ms();
+    sa_sleep_ms(4000);
+    t_stop = sa_now_ms();
     stop_node(&f, a);
     stop_node(&f, b);
     for (i = 0; i < NJOBS; i++) {
@@ -296,7 +265,7 @@ static void test_two_nodes_with_a_kill(void **state)
 /* one_job adds job "cp" every 5 s, first due in 600 ms, and returns T. */
 static int64_t one_job(struct fx *f)
 {
-    int64_t t = wall_ms() + 600;
+    int64_t t = sa_now_ms() + 600;
 
     add_interval(f, "cp", 5000, t);
     return t;
@@ -326,7 +295,7 @@ static void test_crash_after_claim(void **state)
     a = start_node(&f, "crasher", "after_claim:abort");
     wait_abort(&f, a); /* it claimed T and died holding it */
     b = start_node(&f, "survivor", NULL);
-    sleep_ms(2000); /* the 1 s lease runs out; the survivor reclaims */
+    sa_sleep_ms(2000); /* the 1 s lease runs out; the survivor reclaims */
     stop_node(&f, b);
     assert_tock_ok(tock_store_runs(f.s, "cp", 10, &r, &n, &f.err), &f.err);
     assert_int_equal(n, 1);
@@ -360,7 +329,7 @@ static void test_crash_before_commit_reply(void **state)
     a = start_node(&f, "crasher", "before_commit_reply:abort");
     wait_abort(&f, a); /* the commit landed; the reply was never read */
     b = start_node(&f, "survivor", NULL);
-    sleep_ms(1500);
+    sa_sleep_ms(1500);
     stop_node(&f, b);
     assert_tock_ok(tock_store_runs(f.s, "cp", 10, &r, &n, &f.err), &f.err);
     assert_int_equal(n, 1); /* T once; T+5 s is not due yet */
@@ -391,7 +360,7 @@ static void wait_stopped(pid_t pid)
         p = strrchr(buf, ')');
         if (p != NULL && p[1] == ' ' && p[2] == 'T')
             return;
-        sleep_ms(10);
+        sa_sleep_ms(10);
     }
     fail_msg("process %ld never stopped itself", (long)pid);
 }
@@ -430,9 +399,9 @@ static void test_paused_past_lease(void **state)
                        "TOCK_TEST_SELFCHECK=off");
     wait_stopped(a); /* it holds the claim of T, stopped */
     b = start_node(&f, "survivor", NULL);
-    sleep_ms(2000); /* past the 1 s lease: the survivor reclaims and fires */
+    sa_sleep_ms(2000); /* past the 1 s lease: the survivor reclaims and fires */
     assert_tock_ok(tock_proc_resume(a, &f.err), &f.err);
-    sleep_ms(500);
+    sa_sleep_ms(500);
     stop_node(&f, a);
     stop_node(&f, b);
     assert_true(file_has(f.dir, "sleeper.log",

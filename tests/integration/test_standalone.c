@@ -30,33 +30,6 @@ static int teardown(void **state)
     return 0;
 }
 
-/* write_config writes DIR/c.json: one handler "rec" running `script` with
- * /bin/sh (DIR substituted for every "@D@"), and the given jobs. */
-static const char *write_config(struct sa_fixture *f, const char *script,
-                                const char *jobs, char *buf, size_t cap)
-{
-    char text[8192], body[4096];
-    const char *p;
-    size_t n = 0;
-
-    for (p = script; *p && n < sizeof body - SA_PATH_MAX; p++) {
-        if (strncmp(p, "@D@", 3) == 0) {
-            n += (size_t)snprintf(body + n, sizeof body - n, "%s", f->dir);
-            p += 2;
-        } else {
-            body[n++] = *p;
-        }
-    }
-    body[n] = '\0';
-    snprintf(text, sizeof text,
-             "{\"handlers\": {\"rec\": {\"argv\": [\"/bin/sh\", \"-c\", "
-             "\"%s\"]}},\n \"jobs\": [%s]}\n",
-             body, jobs);
-    sa_path(f, "c.json", buf, cap);
-    sa_write(buf, text);
-    return buf;
-}
-
 static pid_t start_standalone(struct sa_fixture *f, const char *config,
                               const char *log, const char *extra)
 {
@@ -106,7 +79,7 @@ static void fires_end_to_end(void **state)
     size_t n = 0, i, ok = 0;
     pid_t pid;
 
-    write_config(f, REC_SCRIPT, FAST_JOB, cfg, sizeof cfg);
+    sa_write_config(f, REC_SCRIPT, FAST_JOB, cfg, sizeof cfg);
     pid = start_standalone(f, cfg, "out.log", "--log-level=info");
     assert_true(sa_wait_status(f, "fast", "ok", 3, 8000) >= 3);
     assert_int_equal(sa_stop(pid, 8000), 0);
@@ -199,7 +172,7 @@ static void survives_restart(void **state)
     int64_t restart_ms;
     pid_t pid;
 
-    write_config(f, REC_SCRIPT, FAST_JOB, cfg, sizeof cfg);
+    sa_write_config(f, REC_SCRIPT, FAST_JOB, cfg, sizeof cfg);
     pid = start_standalone(f, cfg, "out1.log", "--log-level=info");
     first_ok = sa_wait_status(f, "fast", "ok", 2, 8000);
     assert_true(first_ok >= 2);
@@ -253,7 +226,7 @@ static void child_killed_mid_task(void **state)
     const char *args[] = {"standalone", "--store", f->url, "--config", cfg,
                           "--concurrency", "1", sa_root_flag(), NULL};
 
-    write_config(f, CRASH_SCRIPT, FAST_JOB, cfg, sizeof cfg);
+    sa_write_config(f, CRASH_SCRIPT, FAST_JOB, cfg, sizeof cfg);
     pid = sa_spawn(f, "tock", "out.log", args);
     sa_path(f, "exec.log", exec_log, sizeof exec_log);
     assert_int_equal(sa_wait_lines(exec_log, 1, 8000), 1);
@@ -310,7 +283,7 @@ static void timeout_kills_stubborn_group(void **state)
                           "--concurrency", "1", "--kill-grace", "1s",
                           sa_root_flag(), NULL};
 
-    write_config(f, STUBBORN_SCRIPT,
+    sa_write_config(f, STUBBORN_SCRIPT,
                  "{\"id\": \"slow\", \"trigger\": \"interval:1s\", "
                  "\"handler\": \"rec\", \"timeout\": \"1s\"}",
                  cfg, sizeof cfg);
@@ -340,22 +313,11 @@ static void timeout_kills_stubborn_group(void **state)
 
 /* ---------------------------------------------------------- bad input */
 
-/* expect_usage runs `tock ARGS...` and expects exit 2 with exactly one
- * line "tock: ..." on stderr containing `needle`. */
+/* expect_usage: `tock ARGS...` exits 2 with one line naming `needle`. */
 static void expect_usage(struct sa_fixture *f, const char *const *args,
                          const char *needle)
 {
-    char log[SA_PATH_MAX];
-    char *text;
-
-    sa_path(f, "bad.log", log, sizeof log);
-    unlink(log);
-    assert_int_equal(sa_run(f, "tock", "bad.log", args), 2);
-    text = sa_read(log);
-    if (strncmp(text, "tock: ", 6) != 0 || strchr(text, '\n') == NULL ||
-        strchr(text, '\n')[1] != '\0' || strstr(text, needle) == NULL)
-        fail_msg("expected one line with '%s', got: %s", needle, text);
-    tock_free(text);
+    sa_expect_fail(f, "tock", args, 2, needle);
 }
 
 static void bad_input(void **state)
@@ -365,7 +327,7 @@ static void bad_input(void **state)
     const char *root = sa_root_flag();
     struct stat st;
 
-    write_config(f, REC_SCRIPT, FAST_JOB, cfg, sizeof cfg);
+    sa_write_config(f, REC_SCRIPT, FAST_JOB, cfg, sizeof cfg);
     sa_path(f, "bad.json", bad_cfg, sizeof bad_cfg);
     sa_write(bad_cfg, "{\"handlers\": {}, \"jobz\": []}");
     {

@@ -34,32 +34,6 @@ static int teardown(void **state)
     return 0;
 }
 
-/* write_handlers writes DIR/w.json with one handler "rec" running
- * `script` with /bin/sh ("@D@" stands for DIR). */
-static const char *write_handlers(struct sa_fixture *f, const char *script,
-                                  char *buf, size_t cap)
-{
-    char text[8192], body[4096];
-    const char *p;
-    size_t n = 0;
-
-    for (p = script; *p && n < sizeof body - SA_PATH_MAX; p++) {
-        if (strncmp(p, "@D@", 3) == 0) {
-            n += (size_t)snprintf(body + n, sizeof body - n, "%s", f->dir);
-            p += 2;
-        } else {
-            body[n++] = *p;
-        }
-    }
-    body[n] = '\0';
-    snprintf(text, sizeof text,
-             "{\"handlers\": {\"rec\": {\"argv\": [\"/bin/sh\", \"-c\", "
-             "\"%s\"]}}}\n", body);
-    sa_path(f, "w.json", buf, cap);
-    sa_write(buf, text);
-    return buf;
-}
-
 static pid_t start_worker(struct sa_fixture *f, const char *cfg,
                           const char *id, const char *log, const char *drain)
 {
@@ -230,7 +204,7 @@ static void poison_tasks_are_acknowledged(void **state)
     size_t n = 0;
     pid_t pid;
 
-    write_handlers(f, "echo ran $TOCK_OCCURRENCE_ID", cfg, sizeof cfg);
+    sa_write_config(f, "echo ran $TOCK_OCCURRENCE_ID", NULL, cfg, sizeof cfg);
     put_job(f, "p", "interval:1h", sa_now_ms() + 3600000);
     pid = start_worker(f, cfg, "w1", "w1.log", "5s");
 
@@ -279,7 +253,7 @@ static void sigterm_hands_back_unfinished(void **state)
     int64_t sched, t0;
     pid_t a, b;
 
-    write_handlers(f, ONCE_SLOW_SCRIPT, cfg, sizeof cfg);
+    sa_write_config(f, ONCE_SLOW_SCRIPT, NULL, cfg, sizeof cfg);
     put_job(f, "p", "interval:1h", sa_now_ms() + 3600000);
     a = start_worker(f, cfg, "wa", "wa.log", "300ms");
     sched = enqueue(f, "p", BODY_GOOD);
@@ -323,7 +297,7 @@ static void scheduler_and_worker_processes(void **state)
     pid_t sched, work;
     const char *sargs[] = {"--store", f->url, NULL};
 
-    write_handlers(f, "echo ran $TOCK_OCCURRENCE_ID", cfg, sizeof cfg);
+    sa_write_config(f, "echo ran $TOCK_OCCURRENCE_ID", NULL, cfg, sizeof cfg);
     next = anchor + ((now - anchor) / period + 2) * period;
     put_job(f, "tick", "interval:500ms@2024-01-01T00:00:00Z", next);
     work = start_worker(f, cfg, "w1", "w1.log", "5s");
@@ -351,20 +325,12 @@ static void scheduler_and_worker_processes(void **state)
 
 /* ---------------------------------------------------------- bad flags */
 
+/* expect_usage: `tock-worker ARGS...` exits 2 with one line naming
+ * `needle`. */
 static void expect_usage(struct sa_fixture *f, const char *const *args,
                          const char *needle)
 {
-    char log[SA_PATH_MAX];
-    char *text;
-
-    sa_path(f, "bad.log", log, sizeof log);
-    unlink(log);
-    assert_int_equal(sa_run(f, "tock-worker", "bad.log", args), 2);
-    text = sa_read(log);
-    if (strncmp(text, "tock-worker: ", 13) != 0 || strchr(text, '\n') == NULL ||
-        strchr(text, '\n')[1] != '\0' || strstr(text, needle) == NULL)
-        fail_msg("expected one line with '%s', got: %s", needle, text);
-    tock_free(text);
+    sa_expect_fail(f, "tock-worker", args, 2, needle);
 }
 
 static void bad_flags(void **state)
@@ -374,7 +340,7 @@ static void bad_flags(void **state)
     const char *root = sa_root_flag();
     struct stat st;
 
-    write_handlers(f, "true", cfg, sizeof cfg);
+    sa_write_config(f, "true", NULL, cfg, sizeof cfg);
     sa_path(f, "bad.json", bad, sizeof bad);
     sa_write(bad, "{\"handler\": {\"x\": {\"argv\": [\"/bin/true\"]}}}");
     {

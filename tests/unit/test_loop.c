@@ -3,8 +3,6 @@
  * firing, a change by another connection wakes the loop (file watch) and so
  * does tock_loop_wake, and nothing wakes the loop while nothing is due.
  * Stop, store faults and bad input: test_loop_stop.c. */
-#include <sys/resource.h>
-
 #include "test_loop_fixture.h"
 
 /* ------------------------------------------------------------------ tests */
@@ -123,15 +121,6 @@ static void test_wakes_on_wake_call(void **state)
     assert_int_equal(f->stats.wakes, 1);
     assert_int_equal(f->stats.change_events, 0);
     fx_free(f);
-}
-
-static double cpu_seconds(void)
-{
-    struct rusage ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
 static void test_idle_no_wakeups(void **state)

@@ -1,7 +1,8 @@
 /* test_loop_stop.c: the firing loop (scheduler/loop.h) when things go
  * wrong or end: stop releases held claims, a locked store is reported once
- * and recovered from, an undecidable job lapses with one log line, bad
- * configuration is refused and an unstarted loop closes cleanly. */
+ * and recovered from (without spinning while it is down), an undecidable
+ * job lapses with one log line, bad configuration is refused and an
+ * unstarted loop closes cleanly. */
 #include <sqlite3.h>
 
 #include "test_loop_fixture.h"
@@ -97,6 +98,63 @@ static void test_store_locked_then_back(void **state)
     fx_free(f);
 }
 
+/* A store that stays down past several busy timeouts, with task reclaim
+ * on (its first run, due at start, fails and stays overdue):
+ * - the loop waits out each back-off on its timer instead of spinning on
+ *   the overdue deadline (it used to burn a whole core for the outage);
+ * - the outage is logged when the first store call fails (a work used to
+ *   go on to its claim and wait out a second busy timeout first);
+ * - "available again after N ms" counts from that first failed call. */
+static bool g_seen_at_probe;
+
+static void probe_log(uv_timer_t *h)
+{
+    struct fx *f = h->data;
+
+    g_seen_at_probe = strstr(f->lines, "store unavailable: ") != NULL;
+    uv_close((uv_handle_t *)h, NULL);
+}
+
+static void test_store_down_no_spin(void **state)
+{
+    struct fx *f = fx_new(500);
+    uv_timer_t unlock, probe;
+    struct tock_run *r = NULL;
+    const char *again;
+    long long down_ms = 0;
+    double cpu;
+    size_t n;
+
+    (void)state;
+    f->cfg.task_reclaim_ms = 60000;
+    add_job(f, "x", 60000, wall_ms() + 100, 0, false);
+    lock_store(f); /* before the start: the first reclaim meets the lock */
+    uv_timer_init(&f->uv, &probe);
+    probe.data = f;
+    uv_timer_start(&probe, probe_log, 800, 0);
+    uv_timer_init(&f->uv, &unlock);
+    uv_timer_start(&unlock, unlock_store, 1800, 0);
+    g_seen_at_probe = false;
+    cpu = cpu_seconds();
+    run(f, 0, 3200);
+    cpu = cpu_seconds() - cpu;
+    print_message("store down 1.8 s: %" PRIu64 " timer wakeups, %" PRIu64
+                  " store errors, %.1f ms CPU\n", f->stats.timer_wakeups,
+                  f->stats.errors, cpu * 1000);
+    assert_true(g_seen_at_probe);
+    assert_true(f->stats.timer_wakeups < 20);
+    assert_true(cpu < 0.3 * SLOW);
+    again = strstr(f->lines, "store available again after ");
+    assert_non_null(again);
+    assert_int_equal(sscanf(again, "store available again after %lld ms",
+                            &down_ms), 1);
+    assert_true(down_ms >= 1600);
+    n = runs_of(f, "x", &r);
+    assert_int_equal(n, 1); /* fired once the lock went */
+    tock_run_list_free(r, n);
+    fx_free(f);
+}
+
 static void test_undecidable_job_lapses(void **state)
 {
     struct fx *f = fx_new(0);
@@ -171,6 +229,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stop_releases_held_claims),
         cmocka_unit_test(test_store_locked_then_back),
+        cmocka_unit_test(test_store_down_no_spin),
         cmocka_unit_test(test_undecidable_job_lapses),
         cmocka_unit_test(test_bad_config),
     };
