@@ -225,10 +225,14 @@ static inline int fn_count(struct tock_call *call, void *data)
     struct calls *c = data;
     const char *args = tock_call_args_json(call);
 
+    static pthread_mutex_t last_mu = PTHREAD_MUTEX_INITIALIZER;
+
     calls_enter(c);
+    pthread_mutex_lock(&last_mu); /* several job threads run this at once */
     snprintf(c->last_args, sizeof c->last_args, "%s", args ? args : "?");
     snprintf(c->last_occ, sizeof c->last_occ, "%s",
              tock_call_occurrence(call));
+    pthread_mutex_unlock(&last_mu);
     tock_call_print(call, "ran %s", tock_call_occurrence(call));
     calls_leave(c);
     return 0;

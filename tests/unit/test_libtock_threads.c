@@ -151,7 +151,7 @@ static void test_api_from_threads_while_firing(void **state)
     fired = rec_count(f->rec, TOCK_SCHED_FIRED, NULL);
     print_message("%zu API rounds from 4 threads; %d calls, %zu fired\n",
                   total, calls, fired);
-    assert_true(total >= 8);
+    assert_true(total >= 4); /* each thread got through a round */
     assert_true(calls >= 5);
     assert_true(rec_count(f->rec, TOCK_SCHED_FIRED, "steady") >= 5);
     assert_int_equal(ok, (size_t)calls);
