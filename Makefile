@@ -29,8 +29,10 @@ configure: deps $(BUILD)/CMakeCache.txt
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
+# State (the SQLite file, the rendered config, ticks.log) goes to ./run, or
+# to $(TOCK_RUN_DIR) when set; see scripts/run-standalone.sh.
 run: build
-	$(BUILD)/tock --help
+	@scripts/run-standalone.sh $(BUILD)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -24,6 +24,7 @@ struct tock_cli_command {
 
 /* Subcommands, one per cli/cmd_<name>.c. */
 int tock_cmd_next(int argc, char **argv);
+int tock_cmd_standalone(int argc, char **argv);
 
 /* tock_cli_fail prints "tock: <message>" on stderr and returns `status`. */
 int tock_cli_fail(int status, const char *fmt, ...)

@@ -23,6 +23,8 @@ static const struct tock_cli_command commands[] = {
     {"runs", tock_cmd_runs, "show the run history"},
     {"events", tock_cmd_events, "show (and follow) the event history"},
     {"next", tock_cmd_next, "print the next times a trigger fires"},
+    {"standalone", tock_cmd_standalone,
+     "run scheduler and workers in one process on a SQLite file"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},
     {NULL, NULL, NULL},
