@@ -278,7 +278,7 @@ static uint64_t next_duty(const struct tock_embed_exec *x,
     uint64_t at = UINT64_MAX;
 
     if (!x->stopping && capacity(x) > 0)
-        at = min_u64(at, c->next_poll);
+        at = min_u64(at, x->kick || c->more ? c->retry_at : c->next_poll);
     if (x->n_ready + x->n_running > 0)
         at = min_u64(at, c->next_touch);
     if (c->pending != NULL)
@@ -303,8 +303,9 @@ static bool work_now(const struct tock_embed_exec *x, const struct coord *c,
     if (x->stopping && (!c->stop_seen || x->n_ready > 0 ||
                         (x->nowait && !c->nowait_seen)))
         return true;
-    if (!x->stopping && (x->kick || c->more) && capacity(x) > 0)
-        return true;
+    if (!x->stopping && (x->kick || c->more) && capacity(x) > 0 &&
+        now >= c->retry_at)
+        return true; /* after a failed take, not before its back-off */
     return next_duty(x, c) <= now;
 }
 
@@ -669,23 +670,43 @@ static void round_trip(struct tock_scheduler *s, struct coord *c,
     take(s, c, r);
 }
 
+/* round_alloc sizes the round's arrays for every slot the dispatcher can
+ * hold (at most one per job thread). */
+static int round_alloc(struct round *r, size_t n_workers)
+{
+    size_t cap = n_workers > 64 ? n_workers : 64;
+
+    memset(r, 0, sizeof *r);
+    r->touch = tock_calloc(cap, sizeof *r->touch);
+    r->ids = tock_calloc(cap, sizeof *r->ids);
+    r->dlv = tock_calloc(cap, sizeof *r->dlv);
+    r->ok = tock_calloc(cap, sizeof *r->ok);
+    r->rel = tock_calloc(cap, sizeof *r->rel);
+    if (!r->touch || !r->ids || !r->dlv || !r->ok || !r->rel)
+        return TOCK_ENOMEM;
+    return 0;
+}
+
+static void round_free(struct round *r)
+{
+    tock_free(r->touch);
+    tock_free(r->ids);
+    tock_free(r->dlv);
+    tock_free(r->ok);
+    tock_free(r->rel);
+}
+
 static void *dispatcher(void *arg)
 {
     struct tock_scheduler *s = arg;
     struct tock_embed_exec *x = &s->exec;
     struct coord c;
     struct round r;
-    size_t cap = x->n_workers > 64 ? x->n_workers : 64;
+    int rc = round_alloc(&r, x->n_workers);
 
     memset(&c, 0, sizeof c);
-    memset(&r, 0, sizeof r);
-    r.touch = tock_calloc(cap, sizeof *r.touch);
-    r.ids = tock_calloc(cap, sizeof *r.ids);
-    r.dlv = tock_calloc(cap, sizeof *r.dlv);
-    r.ok = tock_calloc(cap, sizeof *r.ok);
-    r.rel = tock_calloc(cap, sizeof *r.rel);
     pthread_mutex_lock(&x->mu);
-    if (!r.touch || !r.ids || !r.dlv || !r.ok || !r.rel) {
+    if (rc != 0) {
         /* No memory for the round: nothing can be taken or reported. Wait
          * for a stop rather than spin; nothing was taken yet. */
         tock_logf(s->log, TOCK_LOG_ERROR, LOGC, "dispatcher: out of memory");
@@ -715,11 +736,7 @@ out:
     x->workers_exit = true;
     pthread_cond_broadcast(&x->work_cv);
     pthread_mutex_unlock(&x->mu);
-    tock_free(r.touch);
-    tock_free(r.ids);
-    tock_free(r.dlv);
-    tock_free(r.ok);
-    tock_free(r.rel);
+    round_free(&r);
     return NULL;
 }
 

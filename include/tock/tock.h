@@ -198,9 +198,10 @@ int tock_scheduler_new(const char *store_url,
  * functions still running (a C function cannot be interrupted: poll
  * tock_call_cancelled to return early), then closes its store and frees
  * it; `s` is invalid after this call. NULL does nothing. Not from inside a
- * job function or the listener. After an attached scheduler is freed, run
- * the caller's loop until its handles have closed (the next uv_run turn)
- * before uv_loop_close. */
+ * job function or the listener, and not while another thread may still
+ * call a function on `s` (free is the last call). After an attached
+ * scheduler is freed, run the caller's loop until its handles have closed
+ * (the next uv_run turn) before uv_loop_close. */
 void tock_scheduler_free(struct tock_scheduler *s);
 
 /* ---------------------------------------------------------- functions */

@@ -360,6 +360,44 @@ static void test_two_schedulers_two_files(void **state)
     rec_free(r2);
 }
 
+/* Two schedulers on one file (as two processes would be): each
+ * occurrence fires once, on one of them, and runs once. */
+static void test_two_schedulers_one_file(void **state)
+{
+    struct fx *f = *state;
+    struct calls c2;
+    struct rec *r2 = rec_new();
+    struct tock_scheduler *a = new_sched(f->url, f->rec, 2);
+    struct tock_scheduler *b = new_sched(f->url, r2, 2);
+    size_t fired_a, fired_b, ok;
+    int calls;
+
+    memset(&c2, 0, sizeof c2);
+    reg(a, "work", fn_count, &f->calls);
+    reg(b, "work", fn_count, &c2);
+    add(a, &(struct tock_jobdef){.id = "shared", .trigger = "interval:50ms",
+                                 .function = "work"});
+    start(a);
+    start(b);
+    sleep_ms(1000);
+    tock_scheduler_free(a);
+    tock_scheduler_free(b);
+    calls = atomic_load(&f->calls.done) + atomic_load(&c2.done);
+    fired_a = rec_count(f->rec, TOCK_SCHED_FIRED, "shared");
+    fired_b = rec_count(r2, TOCK_SCHED_FIRED, "shared");
+    a = new_sched(f->url, NULL, 1);
+    ok = count_status(a, "shared", "ok");
+    assert_no_duplicates(a, "shared");
+    print_message("two schedulers, one file: fired %zu + %zu, ran %d\n",
+                  fired_a, fired_b, calls);
+    assert_true(calls >= 5);
+    assert_int_equal(ok, (size_t)calls);
+    assert_int_equal(fired_a + fired_b,
+                     (size_t)calls + count_status(a, "shared", "dispatched"));
+    tock_scheduler_free(a);
+    rec_free(r2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -374,6 +412,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_max_instances_skips, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_two_schedulers_two_files, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_two_schedulers_one_file, setup,
                                         teardown),
     };
 
