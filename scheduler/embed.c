@@ -129,7 +129,9 @@ static int check_config(const struct tock_scheduler_config *c,
         (rc = check_range(c->task_lease_ms, TASK_LEASE_MIN_MS, LEASE_MAX_MS,
                           "task_lease_ms", err)) ||
         (rc = check_range(c->poll_ms, POLL_MIN_MS, POLL_MAX_MS, "poll_ms",
-                          err)))
+                          err)) ||
+        (rc = check_range(c->busy_timeout_ms, 1, LEASE_MAX_MS,
+                          "busy_timeout_ms", err)))
         return rc;
     if (c->node_id != NULL &&
         (rc = tock_name_check(c->node_id, "config node_id", err)) != 0)
@@ -149,6 +151,7 @@ static void apply_config(struct tock_scheduler *s,
     s->task_lease_ms =
         c->task_lease_ms ? c->task_lease_ms : TOCK_SCHED_TASK_LEASE_MS;
     s->poll_ms = c->poll_ms ? c->poll_ms : TOCK_SCHED_POLL_MS;
+    s->tuning.busy_timeout_ms = c->busy_timeout_ms; /* 0: the store's */
     if (c->node_id != NULL)
         snprintf(s->node, sizeof s->node, "%s", c->node_id);
     else
@@ -297,7 +300,8 @@ int tock_scheduler_new(const char *store_url,
         (rc = (s->gate = tock_embed_gate_new()) != NULL
                   ? 0
                   : tock_error_set(err, TOCK_ENOMEM, "out of memory")) == 0)
-        rc = tock_store_open(s->url, s->log, &s->api_store, err);
+        rc = tock_store_open_tuned(s->url, &s->tuning, s->log,
+                                   &s->api_store, err);
     if (rc == 0)
         tock_embed_gate_install(s->gate, s->api_store, false);
     if (rc != 0) {

@@ -186,6 +186,7 @@ struct tock_scheduler {
     char queue[TOCK_ID_MAX + 1];
     size_t threads;
     int64_t claim_lease_ms, task_lease_ms, poll_ms;
+    struct tock_store_tuning tuning; /* of every store handle */
     struct tock_log *log;
     tock_listener_fn listener;
     void *listener_data;

@@ -748,7 +748,8 @@ int tock_embed_exec_start(struct tock_scheduler *s, struct tock_error *err)
     int rc;
     size_t i;
 
-    if ((rc = tock_store_open(s->url, s->log, &x->store, err)) != 0)
+    if ((rc = tock_store_open_tuned(s->url, &s->tuning, s->log, &x->store,
+                                    err)) != 0)
         return rc;
     tock_embed_gate_install(s->gate, x->store, true);
     if ((x->workers = tock_calloc(s->threads, sizeof *x->workers)) == NULL)

@@ -254,7 +254,8 @@ int tock_embed_fire_start(struct tock_scheduler *s, uv_loop_t *uv,
 
     if (f == NULL)
         return tock_error_set(err, TOCK_ENOMEM, "out of memory");
-    if ((rc = tock_store_open(s->url, f->log, &f->store, err)) != 0) {
+    if ((rc = tock_store_open_tuned(s->url, &s->tuning, f->log, &f->store,
+                                    err)) != 0) {
         fire_free(f);
         return rc;
     }

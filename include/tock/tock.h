@@ -172,6 +172,10 @@ struct tock_scheduler_config {
     int64_t poll_ms;            /* how often the dispatcher looks for tasks
                                    nobody announced, such as retries after
                                    their back-off (0: 1 s) */
+    int64_t busy_timeout_ms;    /* how long a store call waits while
+                                   another process holds the SQLite file's
+                                   write lock before it fails (0: 5 s);
+                                   libtock retries what failed */
 };
 
 /* tock_scheduler_new creates a scheduler on the store named by `store_url`:

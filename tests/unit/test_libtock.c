@@ -9,6 +9,7 @@
  * test_libtock_restart.c. */
 #include <sys/stat.h>
 
+#include <sqlite3.h>
 #include <uv.h>
 
 #include "scheduler/embed.h"
@@ -471,6 +472,52 @@ static void test_run_job_now(void **state)
     assert_int_equal(atomic_load(&f->calls.n), 1);
 }
 
+/* ------------------------------------------------------- store trouble */
+
+/* Another process holds the store's write lock past the busy timeout
+ * while a function runs: the result cannot be recorded at first; the
+ * dispatcher keeps it and retries until the lock is gone. Nothing is
+ * lost and nothing runs twice. */
+static void test_result_survives_locked_store(void **state)
+{
+    struct fx *f = *state;
+    struct tock_scheduler_config cfg = {.threads = 1,
+                                        .listener = rec_listener,
+                                        .listener_data = f->rec,
+                                        .busy_timeout_ms = 50};
+    struct tock_scheduler *s = NULL;
+    struct tock_scheduler_stats st;
+    struct tock_error err = {0};
+    sqlite3 *other = NULL;
+
+    f->calls.sleep_ms = 200;
+    assert_tock_ok(tock_scheduler_new(f->url, &cfg, &s, &err), &err);
+    reg(s, "slow", fn_slow, &f->calls);
+    add(s, &(struct tock_jobdef){.id = "j", .trigger = "interval:1h",
+                                 .function = "slow"});
+    start(s);
+    assert_tock_ok(tock_scheduler_run_job(s, "j", NULL, &err), &err);
+    assert_true(wait_started(&f->calls, 1, 3000));
+    /* "Another process": a plain SQLite connection taking the lock. */
+    assert_int_equal(sqlite3_open(f->url + 7, &other), SQLITE_OK);
+    sqlite3_busy_timeout(other, 3000);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_true(wait_calls(&f->calls, 1, 3000));
+    sleep_ms(700); /* several report attempts fail meanwhile */
+    assert_int_equal(rec_count(f->rec, TOCK_SCHED_SUCCEEDED, "j"), 0);
+    assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(other);
+    assert_true(wait_events(f->rec, TOCK_SCHED_SUCCEEDED, "j", 1, 8000));
+    tock_scheduler_stats(s, &st);
+    assert_true(st.store_errors >= 1);
+    assert_int_equal(st.succeeded, 1);
+    assert_int_equal(count_status(s, "j", "ok"), 1);
+    tock_scheduler_free(s);
+    assert_int_equal(atomic_load(&f->calls.n), 1);
+}
+
 /* ---------------------------------------------------------------- memory */
 
 static void test_memory_store(void **state)
@@ -592,6 +639,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_job_now, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_result_survives_locked_store,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attach_to_callers_loop, setup,
                                         teardown),
