@@ -252,7 +252,7 @@ static inline int fn_fail(struct tock_call *call, void *data)
 static inline int fn_slow(struct tock_call *call, void *data)
 {
     struct calls *c = data;
-    int64_t end = mono_ms() + c->sleep_ms;
+    int64_t end = mono_ms() + c->sleep_ms + 1; /* +1: mono_ms truncates */
     int why = 0;
 
     calls_enter(c);

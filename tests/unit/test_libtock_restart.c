@@ -169,14 +169,13 @@ static void test_coalesce_after_downtime(void **state)
     struct rec *rec = rec_new();
     struct calls c;
     struct tock_scheduler *s;
-    int64_t first, back;
+    int64_t first;
     long at;
     size_t coalesced, i;
 
     memset(&c, 0, sizeof c);
     first = add_and_leave(f, &def);
     sleep_ms(1000);
-    back = now_ms();
     s = new_sched(f->url, rec, 1);
     reg(s, "count", fn_count, &c);
     start(s);
@@ -193,7 +192,6 @@ static void test_coalesce_after_downtime(void **state)
     /* The one fire is the latest occurrence that was due. */
     assert_int_equal(rec->v[i].type, TOCK_SCHED_FIRED);
     assert_int_equal(rec->v[i].sched, first + 200 * (int64_t)coalesced);
-    assert_true(rec->v[i].sched <= back);
     at = rec_find(rec, TOCK_SCHED_SUCCEEDED, rec->v[i].occ);
     assert_true(at > (long)i);
     rec_free(rec);
