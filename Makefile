@@ -3,7 +3,8 @@
 #   make run        install deps, build, start tock standalone with examples/
 #   make test       install deps, build, run every test (ctest)
 #   make sanitize   the tests again under ASan + UBSan (build-asan/)
-#   make valgrind   the unit tests under valgrind memcheck
+#   make valgrind   the unit tests under valgrind memcheck (not the "timing" ones)
+#   make valgrind-timing  the timing-sensitive unit tests under valgrind, one at a time
 #   make fuzz       each fuzz target for FUZZ_SECONDS with its seed corpus
 #   make bench      the benchmarks in bench/ (see bench/README.md)
 #   make install    install libtock, headers, pkg-config file and programs
@@ -14,7 +15,7 @@ WERROR      ?= OFF
 FUZZ_SECONDS ?= 30
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build run test sanitize valgrind fuzz bench install clean
+.PHONY: all deps configure build run test sanitize valgrind valgrind-timing fuzz bench install clean
 
 all: build
 
@@ -50,10 +51,18 @@ sanitize: deps
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) $(CTEST_RETRY)
 
+VALGRIND_OPTS = --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1
+
 valgrind: build
-	cd $(BUILD) && ctest --output-on-failure -L unit -j $(JOBS) -T memcheck --repeat until-pass:3 \
+	cd $(BUILD) && ctest --output-on-failure -L unit -LE timing -j $(JOBS) -T memcheck --repeat until-pass:3 \
 	  --overwrite MemoryCheckCommand=$$(command -v valgrind) \
-	  --overwrite MemoryCheckCommandOptions="--leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1"
+	  --overwrite MemoryCheckCommandOptions="$(VALGRIND_OPTS)"
+
+# The timing-sensitive unit tests under valgrind: run on a quiet machine.
+valgrind-timing: build
+	cd $(BUILD) && ctest --output-on-failure -L timing -j 1 -T memcheck \
+	  --overwrite MemoryCheckCommand=$$(command -v valgrind) \
+	  --overwrite MemoryCheckCommandOptions="$(VALGRIND_OPTS)"
 
 fuzz: deps
 	CC=clang cmake -S . -B build-fuzz -DTOCK_FUZZ=ON -DTOCK_BUILD_TESTS=OFF \
