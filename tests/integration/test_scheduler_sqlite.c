@@ -163,8 +163,7 @@ static struct tock_hist_report check_history(struct fx *f, struct tock_hist *h,
     struct tock_hist_report r;
 
     assert_tock_ok(tock_hist_load_runs(h, f->s, 100000, &f->err), &f->err);
-    assert_tock_ok(tock_hist_load_events(h, f->s, TOCK_EVENT_FIRED, NULL,
-                                         &f->err), &f->err);
+    assert_tock_ok(tock_hist_load_events(h, f->s, NULL, &f->err), &f->err);
     assert_tock_ok(tock_hist_load_tasks(h, f->s, queues, 1, &f->err), &f->err);
     tock_hist_check(h, t_end, &r);
     tock_hist_report_print(&r, "history", stderr);

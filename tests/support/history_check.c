@@ -190,16 +190,15 @@ int tock_hist_load_runs(struct tock_hist *h, struct tock_store *s,
 }
 
 int tock_hist_load_events(struct tock_hist *h, struct tock_store *s,
-                          enum tock_event_type count_type, size_t *counted,
-                          struct tock_error *err)
+                          size_t *counts, struct tock_error *err)
 {
     int64_t after = 0;
     size_t n;
     int rc = 0;
 
     h->enabled[TOCK_HIST_EVENTS] = true;
-    if (counted != NULL)
-        *counted = 0;
+    if (counts != NULL)
+        memset(counts, 0, TOCK_EVENT_COUNT_ * sizeof *counts);
     do {
         struct tock_event *ev = NULL;
         int64_t *ids = NULL;
@@ -208,8 +207,8 @@ int tock_hist_load_events(struct tock_hist *h, struct tock_store *s,
         rc = tock_store_events(s, after, 1000, &ev, &ids, &n, err);
         for (size_t i = 0; rc == 0 && i < n; i++) {
             after = ids[i];
-            if (counted != NULL && ev[i].type == count_type)
-                (*counted)++;
+            if (counts != NULL && ev[i].type < TOCK_EVENT_COUNT_)
+                counts[ev[i].type]++;
             if (ev[i].type == TOCK_EVENT_FIRED)
                 rc = added(tock_hist_add_occ(h, TOCK_HIST_EVENTS, ev[i].occ,
                                              TOCK_HIST_DISPATCHED, ev[i].ts_ms,

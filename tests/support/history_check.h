@@ -126,10 +126,10 @@ int tock_hist_load_runs(struct tock_hist *h, struct tock_store *s,
                         size_t limit, struct tock_error *err);
 
 /* tock_hist_load_events adds every "fired" event as EVENTS, and counts
- * events of type `count_type` into *counted (may be NULL). */
+ * the events of each type into counts[type] (TOCK_EVENT_COUNT_ entries,
+ * zeroed first; may be NULL). */
 int tock_hist_load_events(struct tock_hist *h, struct tock_store *s,
-                          enum tock_event_type count_type, size_t *counted,
-                          struct tock_error *err);
+                          size_t *counts, struct tock_error *err);
 
 /* tock_hist_load_tasks takes every ready task of `queues` (as consumer
  * "history-check", so the tasks are leased afterwards: call it last) and
