@@ -6,6 +6,7 @@
 #   make valgrind   the unit tests under valgrind memcheck (not the "timing" ones)
 #   make valgrind-timing  the timing-sensitive unit tests under valgrind, one at a time
 #   make fuzz       each fuzz target for FUZZ_SECONDS with its seed corpus
+#   make fault      the long fault campaign (FAULT_SCALE x the CI-sized runs)
 #   make bench      the benchmarks in bench/ (see bench/README.md)
 #   make install    install libtock, headers, pkg-config file and programs
 
@@ -13,9 +14,10 @@ BUILD       ?= build
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 WERROR      ?= OFF
 FUZZ_SECONDS ?= 30
+FAULT_SCALE ?= 5
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build run test sanitize valgrind valgrind-timing fuzz bench install clean
+.PHONY: all deps configure build run test sanitize valgrind valgrind-timing fuzz fault bench install clean
 
 all: build
 
@@ -70,6 +72,11 @@ fuzz: deps
 	  -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link,address,undefined" $(CMAKE_FLAGS)
 	cmake --build build-fuzz -j $(JOBS)
 	scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
+
+# The fault scenarios of tests/fault/ with their fault periods multiplied by
+# FAULT_SCALE (about 2 min per scenario at 5); see scripts/fault.sh.
+fault: build
+	@scripts/fault.sh $(BUILD) $(FAULT_SCALE)
 
 bench: build
 	@bench/run.sh $(BUILD)

@@ -1,11 +1,13 @@
 /* test_scheduler_sqlite.c: real tock-scheduler processes on one SQLite file.
  *
  * 1. Two nodes, 20 interval jobs every 200-500 ms for about 8 s; one node is
- *    SIGKILLed midway and restarted. Afterwards, from the store (runs,
- *    tasks, events): every occurrence from each job's first to its last
- *    decided one has exactly one run record (dispatched, missed or
- *    skipped), none is off the job's grid, no task or "fired" event is
- *    duplicated, and both nodes exit 0 on SIGTERM with no claim left.
+ *    SIGKILLed midway and restarted. Afterwards the history checker
+ *    (tests/support/history_check.h) over the store's runs, "fired" events
+ *    and tasks: every occurrence from each job's first until 2 s before
+ *    the stop has exactly one run record (dispatched, missed or skipped),
+ *    none is off the job's grid, no task or "fired" event is duplicated or
+ *    lacks its run record, and both nodes exit 0 on SIGTERM with no claim
+ *    left.
  * 2. Crash point after_claim:abort: the node dies holding a claim; another
  *    node reclaims it after the lease and fires the occurrence once.
  * 3. Crash point before_commit_reply:abort: the commit landed, the node
@@ -24,8 +26,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/alloc.h"
+#include "history_check.h"
+#include "proc.h"
 #include "scheduler/tz.h"
-#include "standalone_fixture.h"
+#include "store/store.h"
+#include "support.h"
 
 #define NJOBS 20
 #define LEASE "1s"
@@ -36,6 +42,22 @@ struct fx {
     struct tock_store *s;
     struct tock_error err;
 };
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
 
 static void fx_open(struct fx *f, const char *tag)
 {
@@ -129,91 +151,34 @@ static void stop_node(struct fx *f, pid_t pid)
 
 /* ---------------------------------------------------------------- checks */
 
-/* count_tasks takes every queued task and counts, per occurrence, how many
- * there are into *dups (occurrences seen twice or more) and returns the
- * total. */
-static size_t count_tasks(struct fx *f, size_t *dups)
+/* check_history runs the history checker (tests/support/history_check.h)
+ * over the store's run records, "fired" events and queued tasks, for the
+ * jobs `h` declares: every occurrence due at or before t_end resolved
+ * exactly once, nothing off a job's grid, the witnesses agreeing. Takes
+ * the tasks: call it after the nodes stopped. Returns the report. */
+static struct tock_hist_report check_history(struct fx *f, struct tock_hist *h,
+                                             int64_t t_end)
 {
-    static char seen[8192][TOCK_OCC_MAX];
     const char *queues[] = {"default"};
-    size_t total = 0;
+    struct tock_hist_report r;
 
-    *dups = 0;
-    for (;;) {
-        struct tock_task_lease *t = NULL;
-        size_t n = 0, i, k;
-
-        assert_tock_ok(tock_store_task_take(f->s, queues, 1, "checker", 256,
-                                            600000, &t, &n, &f->err),
-                       &f->err);
-        for (i = 0; i < n; i++) {
-            for (k = 0; k < total && k < 8192; k++)
-                *dups += strcmp(seen[k], t[i].occ) == 0;
-            if (total < 8192)
-                snprintf(seen[total], TOCK_OCC_MAX, "%s", t[i].occ);
-            total++;
-        }
-        tock_task_lease_list_free(t, n);
-        if (n == 0)
-            return total;
-    }
+    assert_tock_ok(tock_hist_load_runs(h, f->s, 100000, &f->err), &f->err);
+    assert_tock_ok(tock_hist_load_events(h, f->s, NULL, &f->err), &f->err);
+    assert_tock_ok(tock_hist_load_tasks(h, f->s, queues, 1, &f->err), &f->err);
+    tock_hist_check(h, t_end, &r);
+    tock_hist_report_print(&r, "history", stderr);
+    assert_int_equal(r.problems, 0);
+    return r;
 }
 
-/* count_fired_events counts "fired" events and duplicated ones. */
-static size_t count_fired_events(struct fx *f, size_t *dups)
+/* assert_unclaimed: no job is left claimed by a stopped node. */
+static void assert_unclaimed(struct fx *f, const char *id)
 {
-    static char seen[8192][TOCK_OCC_MAX];
-    int64_t after = 0;
-    size_t total = 0;
-
-    *dups = 0;
-    for (;;) {
-        struct tock_event *ev = NULL;
-        int64_t *ids = NULL;
-        size_t n = 0, i, k;
-
-        assert_tock_ok(tock_store_events(f->s, after, 1000, &ev, &ids, &n,
-                                         &f->err), &f->err);
-        for (i = 0; i < n; i++) {
-            after = ids[i];
-            if (ev[i].type != TOCK_EVENT_FIRED)
-                continue;
-            for (k = 0; k < total && k < 8192; k++)
-                *dups += strcmp(seen[k], ev[i].occ) == 0;
-            if (total < 8192)
-                snprintf(seen[total], TOCK_OCC_MAX, "%s", ev[i].occ);
-            total++;
-        }
-        tock_event_list_free(ev, ids, n);
-        if (n == 0)
-            return total;
-    }
-}
-
-/* check_job checks the grid of one job: first + k*period for k = 0.. up
- * to the watermark, each with exactly one run record; returns how many
- * were dispatched and adds the other outcomes to *others. */
-static size_t check_job(struct fx *f, const char *id, int64_t first,
-                        int64_t period, int64_t t_stop, size_t *others)
-{
-    static const char *const decided[] = {"dispatched", "missed", "skipped",
-                                          NULL};
     struct tock_job_state st = {0};
-    struct tock_run *r = NULL;
-    size_t n = 0, dispatched;
 
     assert_tock_ok(tock_store_job_get(f->s, id, &st, &f->err), &f->err);
-    assert_string_equal(st.owner, ""); /* nothing left claimed */
-    /* Nothing stalled: the last decided occurrence is recent. */
-    assert_true(st.fired_ms >= t_stop - period - 1500);
-    assert_tock_ok(tock_store_runs(f->s, id, 1000, &r, &n, &f->err), &f->err);
-    /* Runs come newest first: the grid down from the watermark. */
-    sa_check_grid(id, r, n, period, st.fired_ms, first, decided);
-    dispatched = sa_count_status(r, n, "dispatched");
-    *others += n - dispatched;
-    tock_run_list_free(r, n);
+    assert_string_equal(st.owner, "");
     tock_job_state_clear(&st);
-    return dispatched;
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -221,51 +186,50 @@ static size_t check_job(struct fx *f, const char *id, int64_t first,
 static void test_two_nodes_with_a_kill(void **state)
 {
     struct fx f;
-    int64_t first[NJOBS], period[NJOBS], t0, t_stop;
-    size_t i, dispatched = 0, others = 0, tasks, task_dups, fired, fired_dups;
+    struct tock_hist *h = NULL;
+    struct tock_hist_report r;
+    int64_t first, period, t0, t_stop;
+    size_t i;
     char id[16];
     pid_t a, b;
 
     (void)state;
     fx_open(&f, "sched2");
-    t0 = sa_now_ms() + 1000;
+    assert_int_equal(tock_hist_new(&h), 0);
+    t0 = wall_ms() + 1000;
     for (i = 0; i < NJOBS; i++) {
-        period[i] = 200 + (int64_t)(i % 4) * 100;
-        first[i] = t0 + (int64_t)i * 7;
+        period = 200 + (int64_t)(i % 4) * 100;
+        first = t0 + (int64_t)i * 7;
         snprintf(id, sizeof id, "job%02zu", i);
-        add_interval(&f, id, period[i], first[i]);
+        add_interval(&f, id, period, first);
+        assert_int_equal(tock_hist_expect(h, id, first, period,
+                                          TOCK_HIST_OPEN), 0);
     }
     a = start_node(&f, "node-a", NULL);
     b = start_node(&f, "node-b", NULL);
-    sa_sleep_ms(4000);
+    sleep_ms(4000);
     assert_tock_ok(tock_proc_kill(a, &f.err), &f.err); /* SIGKILL midway */
-    sa_sleep_ms(300);
+    sleep_ms(300);
     a = start_node(&f, "node-a2", NULL);
-    sa_sleep_ms(4000);
-    t_stop = sa_now_ms();
+    sleep_ms(4000);
+    t_stop = wall_ms();
     stop_node(&f, a);
     stop_node(&f, b);
     for (i = 0; i < NJOBS; i++) {
         snprintf(id, sizeof id, "job%02zu", i);
-        dispatched += check_job(&f, id, first[i], period[i], t_stop, &others);
+        assert_unclaimed(&f, id);
     }
-    tasks = count_tasks(&f, &task_dups);
-    fired = count_fired_events(&f, &fired_dups);
-    print_message("%zu occurrences: %zu dispatched, %zu missed/skipped; "
-                  "%zu tasks, %zu fired events\n", dispatched + others,
-                  dispatched, others, tasks, fired);
-    assert_true(dispatched + others > 300);
-    assert_int_equal(task_dups, 0);
-    assert_int_equal(fired_dups, 0);
-    assert_int_equal(tasks, dispatched);
-    assert_int_equal(fired, dispatched);
+    /* Everything due 2 s before the stop was decided (nothing stalled). */
+    r = check_history(&f, h, t_stop - 2000);
+    assert_true(r.checked > 300);
+    tock_hist_free(h);
     fx_close(&f);
 }
 
 /* one_job adds job "cp" every 5 s, first due in 600 ms, and returns T. */
 static int64_t one_job(struct fx *f)
 {
-    int64_t t = sa_now_ms() + 600;
+    int64_t t = wall_ms() + 600;
 
     add_interval(f, "cp", 5000, t);
     return t;
@@ -295,7 +259,7 @@ static void test_crash_after_claim(void **state)
     a = start_node(&f, "crasher", "after_claim:abort");
     wait_abort(&f, a); /* it claimed T and died holding it */
     b = start_node(&f, "survivor", NULL);
-    sa_sleep_ms(2000); /* the 1 s lease runs out; the survivor reclaims */
+    sleep_ms(2000); /* the 1 s lease runs out; the survivor reclaims */
     stop_node(&f, b);
     assert_tock_ok(tock_store_runs(f.s, "cp", 10, &r, &n, &f.err), &f.err);
     assert_int_equal(n, 1);
@@ -319,25 +283,30 @@ static void test_crash_before_commit_reply(void **state)
 {
     struct fx f;
     struct tock_run *r = NULL;
-    size_t n = 0, dups;
+    struct tock_hist *h = NULL;
+    struct tock_hist_report rep;
+    size_t n = 0;
     int64_t t;
     pid_t a, b;
 
     (void)state;
     fx_open(&f, "crash2");
+    assert_int_equal(tock_hist_new(&h), 0);
     t = one_job(&f);
+    assert_int_equal(tock_hist_expect(h, "cp", t, 5000, TOCK_HIST_OPEN), 0);
     a = start_node(&f, "crasher", "before_commit_reply:abort");
     wait_abort(&f, a); /* the commit landed; the reply was never read */
     b = start_node(&f, "survivor", NULL);
-    sa_sleep_ms(1500);
+    sleep_ms(1500);
     stop_node(&f, b);
     assert_tock_ok(tock_store_runs(f.s, "cp", 10, &r, &n, &f.err), &f.err);
     assert_int_equal(n, 1); /* T once; T+5 s is not due yet */
     assert_int_equal(r[0].sched_ms, t);
     assert_string_equal(r[0].node, "crasher");
     tock_run_list_free(r, n);
-    assert_int_equal(count_tasks(&f, &dups), 1);
-    assert_int_equal(dups, 0);
+    rep = check_history(&f, h, t); /* one run, one fired event, one task */
+    assert_int_equal(rep.dispatched, 1);
+    tock_hist_free(h);
     fx_close(&f);
 }
 
@@ -360,7 +329,7 @@ static void wait_stopped(pid_t pid)
         p = strrchr(buf, ')');
         if (p != NULL && p[1] == ' ' && p[2] == 'T')
             return;
-        sa_sleep_ms(10);
+        sleep_ms(10);
     }
     fail_msg("process %ld never stopped itself", (long)pid);
 }
@@ -399,9 +368,9 @@ static void test_paused_past_lease(void **state)
                        "TOCK_TEST_SELFCHECK=off");
     wait_stopped(a); /* it holds the claim of T, stopped */
     b = start_node(&f, "survivor", NULL);
-    sa_sleep_ms(2000); /* past the 1 s lease: the survivor reclaims and fires */
+    sleep_ms(2000); /* past the 1 s lease: the survivor reclaims and fires */
     assert_tock_ok(tock_proc_resume(a, &f.err), &f.err);
-    sa_sleep_ms(500);
+    sleep_ms(500);
     stop_node(&f, a);
     stop_node(&f, b);
     assert_true(file_has(f.dir, "sleeper.log",
