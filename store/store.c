@@ -110,14 +110,17 @@ static int pick_backend(const char *url, const struct tock_store_ops **ops,
         *ops = &tock_store_sqlite_ops;
         return 0;
     }
-    if (strncmp(url, "redis://", 8) == 0 || strncmp(url, "unix://", 7) == 0)
-        return tock_error_set(e, TOCK_EINVAL,
-                              "Redis store is not built yet; use "
-                              "sqlite:PATH for now");
+    if (strncmp(url, "redis://", 8) == 0 || strncmp(url, "unix://", 7) == 0) {
+        *ops = &tock_store_redis_ops;
+        return 0;
+    }
     if (strncmp(url, "rediss://", 9) == 0)
         return tock_error_set(e, TOCK_EINVAL,
-                              "TLS is not built into tock; run a TLS sidecar "
-                              "(stunnel or spiped) and use redis://");
+                              "rediss:// (TLS) is not built into tock: its "
+                              "hiredis has no TLS. Run a TLS sidecar next to "
+                              "tock (stunnel or spiped, see docs/"
+                              "redis-keys.md) and point TOCK_STORE at it with "
+                              "redis://127.0.0.1:PORT");
     if (colon == NULL || colon == url)
         return tock_error_set(e, TOCK_EINVAL,
                               "store URL '%.60s' has no scheme; use "
@@ -651,6 +654,60 @@ int tock_store_events(struct tock_store *s, int64_t after_id, size_t limit,
     if (rc == 0)
         rc = s->ops->events(s, after_id, limit, out, ids, n, &e);
     return finish(s, rc, &e, err);
+}
+
+/* --------------------------------------------------------------- watch */
+
+bool tock_store_has_watch(const struct tock_store *s)
+{
+    return s != NULL && s->ops != NULL && s->backend != NULL &&
+           s->ops->watch_open != NULL;
+}
+
+int tock_store_watch_open(struct tock_store *s, int *fd,
+                          struct tock_error *err)
+{
+    struct tock_error e = {0};
+    int rc = check_store(s, &e);
+
+    if (fd != NULL)
+        *fd = -1;
+    if (rc == 0 && fd == NULL)
+        rc = null_arg("fd", &e);
+    if (rc == 0 && !tock_store_has_watch(s))
+        rc = tock_error_set(&e, TOCK_ENOENT,
+                            "the %s store has no change notifications; "
+                            "sleep until the claim's next_due_ms instead",
+                            s->ops->kind);
+    if (rc == 0)
+        rc = s->ops->watch_open(s, fd, &e);
+    return finish(s, rc, &e, err);
+}
+
+/* The watch's drain and close may run on another thread than the store's
+ * operations: they never write the handle's last message. */
+int tock_store_watch_drain(struct tock_store *s, size_t *n,
+                           struct tock_error *err)
+{
+    struct tock_error e = {0};
+    int rc = check_store(s, &e);
+
+    if (n != NULL)
+        *n = 0;
+    if (rc == 0 && n == NULL)
+        rc = null_arg("n", &e);
+    if (rc == 0 && !tock_store_has_watch(s))
+        rc = tock_error_set(&e, TOCK_ENOENT, "the %s store has no watch",
+                            s->ops->kind);
+    if (rc == 0)
+        rc = s->ops->watch_drain(s, n, &e);
+    return finish(NULL, rc, &e, err);
+}
+
+void tock_store_watch_close(struct tock_store *s)
+{
+    if (tock_store_has_watch(s))
+        s->ops->watch_close(s);
 }
 
 /* ------------------------------------------------------- clear and free */

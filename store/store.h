@@ -33,7 +33,7 @@
  * is used by one thread at a time.
  *
  * Backends are one `static const struct tock_store_ops` each
- * (store/sqlite.c, later store/redis.c); callers use only the tock_store_*
+ * (store/sqlite.c, store/redis.c); callers use only the tock_store_*
  * wrappers below, whose comments state the contract.
  */
 #ifndef TOCK_STORE_STORE_H
@@ -58,7 +58,10 @@ struct tock_store;
 
 /* tock_store_open opens the store named by `url`:
  *   sqlite:PATH                 a SQLite file (created 0600 if missing)
- *   redis://[user[:pass]@]host[:port][/db], unix:///path?db=N  (cluster mode)
+ *   redis://[user[:pass]@]host[:port][/db][?ns=NS&timeout=DUR]
+ *   unix:///path/to.sock[?db=N&ns=NS&timeout=DUR]   (cluster mode; the
+ *                               URL grammar, the password sources and the
+ *                               checks made at open: docs/redis-keys.md)
  * `log` (not owned, may be NULL) receives the store's log lines. On success
  * *out is a new store the caller must free with tock_store_close. On
  * failure *out is NULL and `err` names the problem and the fix ("database
@@ -74,6 +77,13 @@ struct tock_store_tuning {
                                 process's lock before TOCK_EBUSY (5000) */
     size_t runs_per_job;     /* finished run records kept per job (1000) */
     size_t events_max;       /* events kept (100000) */
+    int64_t timeout_ms;      /* Redis: connect and command timeout; a call
+                                that gets no answer within it fails with
+                                TOCK_ETIMEDOUT and the handle reconnects on
+                                its next call (2000; the URL's ?timeout=
+                                wins) */
+    int64_t occ_ttl_ms;      /* Redis: how long a finished occurrence
+                                record (occ:<job>@<ms>) is kept (7 days) */
 };
 
 /* tock_store_open_tuned is tock_store_open with `tuning` (NULL: defaults). */
@@ -326,7 +336,9 @@ int tock_store_release(struct tock_store *s, const struct tock_claimed *items,
 
 /* tock_task_lease: one task handed to a worker. */
 struct tock_task_lease {
-    int64_t task_id;      /* queue entry id */
+    int64_t task_id;      /* queue entry id (> 0). SQLite: the row id.
+                             Redis: the stream entry id "<ms>-<seq>" packed
+                             as ms * 2^20 + seq (docs/redis-keys.md) */
     char *queue;
     char *occ;            /* occurrence id "<job>@<sched_ms>" */
     int32_t attempt;      /* 1 + retries so far */
@@ -408,6 +420,49 @@ int tock_store_task_reclaim(struct tock_store *s, size_t limit,
 int tock_store_task_release(struct tock_store *s, const char *consumer,
                             const int64_t *ids, size_t n,
                             struct tock_error *err);
+
+/* --------------------------------------------------------------- watch */
+
+/* The watch: a way for a firing loop to sleep until the due set changes
+ * instead of polling. A backend with a notification channel (Redis: a
+ * second connection SSUBSCRIBEd to tock:{ns}:wake, published to when a put,
+ * resume, release or commit moves the head of the due set earlier) offers
+ * it; a backend without one (SQLite) answers TOCK_ENOENT, and the caller
+ * keeps sleeping until the claim's next_due_ms (capped). Notifications
+ * are hints, never facts: one may be lost (pub/sub is fire-and-forget, a
+ * reconnect drops what was sent meanwhile), so the caller still wakes at
+ * next_due_ms, and after any watch error it closes the watch, re-claims,
+ * and opens it again.
+ *
+ * Threads: the watch has its own connection. tock_store_watch_drain and
+ * tock_store_watch_close may be called from a thread other than the one
+ * running the store's operations (the firing loop polls the fd on its libuv
+ * thread while claims run on the store thread); they never touch the
+ * handle's last message (tock_store_errmsg). */
+
+/* tock_store_has_watch reports whether `s` offers a watch. */
+bool tock_store_has_watch(const struct tock_store *s);
+
+/* tock_store_watch_open opens the watch (closing one already open) and
+ * returns in *fd a file descriptor to poll for readability (uv_poll_start
+ * with UV_READABLE); the fd stays owned by the store until
+ * tock_store_watch_close. Errors: TOCK_ENOENT when the backend has no watch,
+ * connection errors as for any call. */
+int tock_store_watch_open(struct tock_store *s, int *fd,
+                          struct tock_error *err);
+
+/* tock_store_watch_drain reads, without blocking, every notification
+ * already received and sets *n to how many there were (0: a spurious
+ * wake-up). When the connection broke it closes the watch and returns
+ * TOCK_ECONN: reopen it, and claim once, since notifications may have been
+ * lost. */
+int tock_store_watch_drain(struct tock_store *s, size_t *n,
+                           struct tock_error *err);
+
+/* tock_store_watch_close closes the watch (its fd is invalid after this
+ * call: uv_poll_stop it first). Nothing happens when none is open. Closing
+ * the store closes its watch too. */
+void tock_store_watch_close(struct tock_store *s);
 
 /* ------------------------------------------------------------- history */
 
@@ -501,6 +556,11 @@ struct tock_store_ops {
     int (*events)(struct tock_store *s, int64_t after_id, size_t limit,
                   struct tock_event **out, int64_t **ids, size_t *n,
                   struct tock_error *err);
+    /* The watch; all three NULL when the backend has none. */
+    int (*watch_open)(struct tock_store *s, int *fd, struct tock_error *err);
+    int (*watch_drain)(struct tock_store *s, size_t *n,
+                       struct tock_error *err);
+    void (*watch_close)(struct tock_store *s);
 };
 
 /* struct tock_store is shared by the wrappers and the backends: `ops`,
@@ -515,5 +575,6 @@ struct tock_store {
 };
 
 extern const struct tock_store_ops tock_store_sqlite_ops;
+extern const struct tock_store_ops tock_store_redis_ops;
 
 #endif /* TOCK_STORE_STORE_H */
