@@ -191,9 +191,14 @@ static void survives_restart(void **state)
     tock_job_state_clear(&st);
     sa_runs(f, "fast", &runs, &n);
     for (i = 0; i < n; i++) {
-        assert_true(strcmp(runs[i].status, "ok") == 0 ||
-                    strcmp(runs[i].status, "missed") == 0 ||
-                    strcmp(runs[i].status, "dispatched") == 0);
+        /* skipped: on a loaded machine an execution can outlast the 500 ms
+         * period, and max_instances 1 then skips the next occurrence */
+        if (strcmp(runs[i].status, "ok") != 0 &&
+            strcmp(runs[i].status, "missed") != 0 &&
+            strcmp(runs[i].status, "skipped") != 0 &&
+            strcmp(runs[i].status, "dispatched") != 0)
+            fail_msg("%s: status %s (%s)", runs[i].occ, runs[i].status,
+                     runs[i].error ? runs[i].error : "no error text");
         after += strcmp(runs[i].status, "ok") == 0 &&
                  runs[i].sched_ms >= restart_ms;
     }
