@@ -702,6 +702,8 @@ static sqlite3 *lock_db(const char *path)
 
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL),
                      SQLITE_OK);
+    /* the standalone writes every 300 ms: wait for our turn */
+    assert_int_equal(sqlite3_busy_timeout(db, 5000), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL),
                      SQLITE_OK);
     return db;
