@@ -13,10 +13,11 @@
  *      `faketime` wrapper, which forks and would stand between the harness
  *      and the node's pid).
  * Each run passes the history checker on its own; the skewed run must also
- * match the control: no more misses, lateness p50 within 100 ms and p99
- * within 500 ms of the control's (a node that decided by its own clock
- * would fire 30 s early, which the checker calls early, or 30 s late,
- * which misfire_grace turns into misses).
+ * match the control: no more misses, lateness p50 within 250 ms and p99
+ * within 1 s of the control's (a node that decided by its own clock would
+ * fire 30 s early, which the checker calls early, or 30 s late, which
+ * misfire_grace turns into misses; the margins only absorb a loaded CI
+ * host).
  * Proof counters (skewed run): each skewed node's clock offset, read from
  * its log's timestamps, within 5 s of +-30 s; occurrences fired by each
  * skewed node.
@@ -82,8 +83,8 @@ static void check_skewed(struct tock_fault *f,
         tock_fault_fail(f, "skewed nodes missed %zu occurrences, the control "
                            "run %zu", r->missed + r->skipped,
                         c->missed + c->skipped);
-    if (llabs(r->late_p50_ms - c->late_p50_ms) > 100 ||
-        r->late_p99_ms > c->late_p99_ms + 500)
+    if (llabs(r->late_p50_ms - c->late_p50_ms) > 250 ||
+        r->late_p99_ms > c->late_p99_ms + 1000)
         tock_fault_fail(f, "lateness p50/p99 %" PRId64 "/%" PRId64 " ms with "
                            "skewed nodes, %" PRId64 "/%" PRId64 " ms in the "
                            "control run", r->late_p50_ms, r->late_p99_ms,

@@ -294,6 +294,8 @@ static const struct hist_job *find_job(const struct tock_hist *h,
 {
     struct hist_job key = {.id = (char *)id};
 
+    if (h->njobs == 0)
+        return NULL;
     return bsearch(&key, h->jobs, h->njobs, sizeof *h->jobs, cmp_job);
 }
 
@@ -523,12 +525,15 @@ void tock_hist_check(struct tock_hist *h, int64_t t_end_ms,
     memset(r, 0, sizeof *r);
     r->jobs = h->njobs;
     h->nlate = 0;
-    qsort(h->jobs, h->njobs, sizeof *h->jobs, cmp_job);
-    qsort(h->recs, h->nrecs, sizeof *h->recs, cmp_rec);
+    if (h->njobs > 1) /* qsort(NULL, 0, ...) is undefined */
+        qsort(h->jobs, h->njobs, sizeof *h->jobs, cmp_job);
+    if (h->nrecs > 1)
+        qsort(h->recs, h->nrecs, sizeof *h->recs, cmp_rec);
     for (size_t i = 0; i < h->njobs; i++)
         check_job(h, &h->jobs[i], t_end_ms, r);
     check_undeclared(h, t_end_ms, r);
-    qsort(h->late, h->nlate, sizeof *h->late, cmp_i64);
+    if (h->nlate > 1)
+        qsort(h->late, h->nlate, sizeof *h->late, cmp_i64);
     r->late_p50_ms = percentile(h->late, h->nlate, 50);
     r->late_p99_ms = percentile(h->late, h->nlate, 99);
     r->late_max_ms = h->nlate > 0 ? h->late[h->nlate - 1] : -1;
